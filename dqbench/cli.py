@@ -1,0 +1,183 @@
+"""Command line: run | list | validate | report | compare | baseline | analyze. Heavy imports live in the handlers."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from dqbench.errors import DQBenchError
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage mistakes in one line with exit status 2."""
+
+    def error(self, message):
+        raise DQBenchError(f"{message}; see '{self.prog} --help'")
+
+
+def _add_data_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cache", help="dataset cache directory (env DQBENCH_CACHE)")
+    p.add_argument("--data-mirror", help="local raw-data mirror copied into the cache (env DQBENCH_DATA_MIRROR)")
+
+
+def _add_filters(p: argparse.ArgumentParser) -> None:
+    for key in ("dataset", "arch", "method", "bits"):
+        p.add_argument(f"--{key}", action="append", metavar=key.upper(),
+                       help=f"only trials with this {key} (repeatable)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="dqbench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("run", help="run (or resume) a suite and write its report")
+    p.add_argument("suite", help="path to a suite .toml, or a name under suites/")
+    p.add_argument("--out", help="run directory (default reports/runs/<suite name>); re-use it to resume")
+    p.add_argument("--retry-failed", action="store_true", help="run failed trials again")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-report", action="store_true", help="do not write the report at the end")
+    p.add_argument("--threads", type=int, help="torch intra-op threads for accuracy trials")
+    _add_data_options(p)
+    _add_filters(p)
+
+    p = sub.add_parser("validate", help="check a suite file and list its trials without running them")
+    p.add_argument("suite")
+    p.add_argument("--trials", action="store_true", help="print every trial id")
+
+    p = sub.add_parser("list", help="list registered datasets, archs, methods and backends")
+    p.add_argument("what", nargs="?", choices=["datasets", "archs", "methods", "backends"])
+
+    p = sub.add_parser("report", help="write tables and plots for a run directory")
+    p.add_argument("run", help="run directory")
+    p.add_argument("--out", help="where to write the report (default: the run directory)")
+
+    p = sub.add_parser("compare", help="compare a run against a stored baseline; exit 1 on a regression")
+    p.add_argument("run")
+    p.add_argument("--baseline", required=True, help="baseline directory (e.g. baselines/smoke)")
+    p.add_argument("--out", help="where to write compare.md / compare.csv (default: the run directory)")
+
+    p = sub.add_parser("baseline", help="manage stored baselines")
+    bsub = p.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    b = bsub.add_parser("update", help="store a run's records as the baseline for its suite and machine")
+    b.add_argument("run")
+    b.add_argument("--baseline", help="baseline directory (default baselines/<suite>)")
+
+    p = sub.add_parser("analyze", help="aggregation-output range against in-degree (the paper's motivation)")
+    p.add_argument("--dataset", default="cora")
+    p.add_argument("--arch", action="append", help="architectures (default gcn, gin, gat)")
+    p.add_argument("--out", default="reports/analysis", help="output directory")
+    p.add_argument("--epochs", type=int, default=100, help="FP32 training epochs before measuring")
+    p.add_argument("--seed", type=int, default=0)
+    _add_data_options(p)
+    return parser
+
+
+def _root(args):
+    from dqbench.datasets.paths import resolve_root
+
+    return resolve_root(cache=args.cache, mirror=args.data_mirror)
+
+
+def cmd_run(args) -> int:
+    from dqbench.report import write_report
+    from dqbench.runner import run_suite
+    from dqbench.suite import load_suite
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    suite = load_suite(args.suite)
+    out = Path(args.out or Path("reports") / "runs" / suite.name)
+    filters = {k: getattr(args, k) for k in ("dataset", "arch", "method", "bits") if getattr(args, k)}
+    summary = run_suite(suite, out, _root(args), filters=filters, retry_failed=args.retry_failed,
+                        progress=not args.no_progress)
+    if not args.no_report and (summary.ran or summary.skipped):
+        path = write_report(out, command="dqbench " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
+        print(f"report: {path}")
+    if summary.interrupted:
+        raise DQBenchError(f"interrupted: {summary.skipped + summary.ran} of {summary.total} trials are saved in "
+                           f"{out}; run the same command again to resume")
+    print(f"done: {summary.ran} ran, {summary.skipped} already done, {summary.failed} failed ({out})")
+    return 1 if summary.failed else 0
+
+
+def cmd_validate(args) -> int:
+    from dqbench.suite import expand, load_suite
+
+    suite = load_suite(args.suite)
+    trials = expand(suite)
+    print(f"{suite.path}: ok — suite '{suite.name}' ({suite.kind}), {len(suite.datasets)} datasets, "
+          f"{len(suite.archs)} archs, {len(suite.methods)} methods, {len(suite.seeds)} seeds: "
+          f"{len(trials)} trials before cross-validation folds")
+    if args.trials:
+        for t in trials:
+            print(t.trial_id)
+    return 0
+
+
+def cmd_list(args) -> int:
+    from tabulate import tabulate
+
+    from dqbench.registry import REGISTRIES
+
+    kinds = [args.what] if args.what else list(REGISTRIES)
+    for kind in kinds:
+        rows = []
+        for e in REGISTRIES[kind].entries():
+            doc = (getattr(e.obj, "__doc__", None) or "").strip().splitlines()
+            rows.append([e.name, e.source, doc[0] if doc else ""])
+        print(f"{kind}:")
+        print(tabulate(rows, headers=["name", "source", "description"], tablefmt="simple") if rows else "  (none)")
+        print()
+    return 0
+
+
+def cmd_report(args) -> int:
+    from dqbench.report import write_report
+
+    print(f"report: {write_report(args.run, args.out)}")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from dqbench.compare import main_compare
+
+    return main_compare(args)
+
+
+def cmd_baseline(args) -> int:
+    from dqbench.compare import main_baseline
+
+    return main_baseline(args)
+
+
+def cmd_analyze(args) -> int:
+    from dqbench.analysis import main_analyze
+
+    return main_analyze(args, _root(args))
+
+
+HANDLERS = {"run": cmd_run, "validate": cmd_validate, "list": cmd_list, "report": cmd_report,
+            "compare": cmd_compare, "baseline": cmd_baseline, "analyze": cmd_analyze}
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return HANDLERS[args.command](args)
+    except DQBenchError as exc:
+        print(f"dqbench: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("dqbench: error: interrupted; finished trials are saved, run the same command again to resume",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

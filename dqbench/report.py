@@ -1,0 +1,218 @@
+"""Records -> DataFrame -> markdown tables (tabulate), CSV (pandas) and PNG plots (matplotlib). No torch import."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from dqbench.errors import DQBenchError
+from dqbench.records import read_records
+from dqbench.store import RECORDS, RUN_INFO
+
+KEYS = ["dataset", "arch", "method", "bits"]
+METHOD_ORDER = {"fp32": 0, "ptq": 1, "qat": 2, "degree_quant": 3}
+
+
+def load_run(run_dir: str | Path) -> tuple[dict, list[dict]]:
+    run = Path(run_dir)
+    if not (run / RECORDS).exists() and not (run / RUN_INFO).exists():
+        raise DQBenchError(f"{run} is not a dqbench run directory (no {RECORDS}); give the --out of a 'dqbench run'")
+    info = {}
+    if (run / RUN_INFO).exists():
+        try:
+            info = json.loads((run / RUN_INFO).read_text())
+        except json.JSONDecodeError:
+            raise DQBenchError(f"{run / RUN_INFO} is corrupt; restore it or start a new run directory")
+    records, _ = read_records(run / RECORDS)
+    return info, records
+
+
+def accuracy_frame(records: list[dict]) -> pd.DataFrame:
+    """One row per finished accuracy trial; scores in percent."""
+    rows = []
+    for r in records:
+        if r.get("kind", "accuracy") != "accuracy" or r["status"] != "ok":
+            continue
+        c, m = r["config"], r["metrics"]
+        rows.append({
+            "dataset": c["dataset"], "arch": c["arch"], "method": c["method"], "bits": c["bits"],
+            "seed": c["seed"], "fold": c["fold"], "test": 100 * m["test"], "val": 100 * m["val"],
+            "train": 100 * m["train"], "avg_bits": m.get("avg_bits"), "model_size_bytes": m.get("model_size_bytes"),
+            "bitops": m.get("bitops"), "epoch_time_s": m.get("epoch_time_s"), "best_epoch": m.get("best_epoch"),
+        })
+    return pd.DataFrame(rows)
+
+
+def summarize(df: pd.DataFrame) -> pd.DataFrame:
+    """mean, std, n of the test score per dataset x arch x method x bits, with the difference to FP32."""
+    if df.empty:
+        return pd.DataFrame()
+    g = df.groupby(KEYS, sort=False)
+    out = g["test"].agg(["mean", "std", "count"]).rename(columns={"count": "n"})
+    for col in ("avg_bits", "model_size_bytes", "bitops", "epoch_time_s"):
+        out[col] = g[col].mean()
+    out = out.reset_index()
+    out["std"] = out["std"].fillna(0.0)
+    fp32 = out[out["method"] == "fp32"].set_index(["dataset", "arch"])["mean"]
+    out["delta_fp32"] = [
+        row["mean"] - fp32.get((row["dataset"], row["arch"]), math.nan) for _, row in out.iterrows()
+    ]
+    out["_order"] = out["method"].map(lambda m: METHOD_ORDER.get(m, 9))
+    return out.sort_values(["dataset", "arch", "_order", "bits"], ascending=[True, True, True, False]).drop(
+        columns="_order").reset_index(drop=True)
+
+
+def gains(summary: pd.DataFrame, method: str = "degree_quant", over: str = "qat") -> pd.DataFrame:
+    """Gain of ``method`` over ``over`` at each bit width (points)."""
+    if summary.empty:
+        return pd.DataFrame()
+    a = summary[summary["method"] == method].set_index(["dataset", "arch", "bits"])
+    b = summary[summary["method"] == over].set_index(["dataset", "arch", "bits"])
+    both = a.join(b, lsuffix=f"_{method}", rsuffix=f"_{over}", how="inner")
+    if both.empty:
+        return pd.DataFrame()
+    both["gain"] = both[f"mean_{method}"] - both[f"mean_{over}"]
+    return both[[f"mean_{method}", f"std_{method}", f"mean_{over}", f"std_{over}", "gain"]].reset_index()
+
+
+def _ms(mean: float, std: float) -> str:
+    return f"{mean:.2f} ± {std:.2f}"
+
+
+def _pm(mean: float, std: float, n: int) -> str:
+    return f"{_ms(mean, std)} ({n})"
+
+
+def _fmt_bits(b: int) -> str:
+    return "FP32" if b == 32 else f"INT{b}"
+
+
+def markdown_tables(summary: pd.DataFrame, gain: pd.DataFrame, failures: list[dict], latency: pd.DataFrame,
+                    metric_name: str = "test score (%)") -> str:
+    from tabulate import tabulate
+
+    parts = []
+    if not summary.empty:
+        rows = [[r.dataset, r.arch, r.method, _fmt_bits(r.bits), _pm(r.mean, r["std"], int(r.n)),
+                 "" if r.method == "fp32" or math.isnan(r.delta_fp32) else f"{r.delta_fp32:+.2f}",
+                 f"{r.avg_bits:.2f}" if pd.notna(r.avg_bits) else "",
+                 f"{r.model_size_bytes / 1024:.1f}" if pd.notna(r.model_size_bytes) else "",
+                 f"{r.epoch_time_s * 1000:.1f}" if pd.notna(r.epoch_time_s) else ""]
+                for _, r in summary.iterrows()]
+        parts.append(f"## Accuracy: {metric_name}, mean ± std (n)\n\n" + tabulate(
+            rows, headers=["dataset", "arch", "method", "bits", "test", "Δ FP32", "avg bits", "size KiB",
+                           "ms/epoch"], tablefmt="github"))
+    if not gain.empty:
+        rows = [[r.dataset, r.arch, _fmt_bits(r.bits), _ms(r.mean_degree_quant, r.std_degree_quant),
+                 _ms(r.mean_qat, r.std_qat), f"{r.gain:+.2f}"] for _, r in gain.iterrows()]
+        parts.append("## Degree-Quant gain over naive QAT (points)\n\n" + tabulate(
+            rows, headers=["dataset", "arch", "bits", "degree_quant", "qat", "gain"], tablefmt="github"))
+    if not latency.empty:
+        parts.append("## Latency\n\n" + tabulate(latency, headers="keys", tablefmt="github", showindex=False,
+                                                 floatfmt=".4g"))
+    if failures:
+        rows = [[f["trial_id"], f["status"], f.get("error", "")] for f in failures]
+        parts.append("## Failed or skipped trials\n\n" + tabulate(rows, headers=["trial", "status", "reason"],
+                                                                  tablefmt="github"))
+    return "\n\n".join(parts) + "\n"
+
+
+def latency_frame(records: list[dict]) -> pd.DataFrame:
+    """One row per latency configuration: its scalar metrics (medians, speed-ups, memory, backend)."""
+    rows = []
+    for r in records:
+        if r.get("kind") != "latency" or r["status"] != "ok":
+            continue
+        c = r["config"]
+        row = {"dataset": c["dataset"], "arch": c["arch"], "method": c["method"], "bits": c["bits"],
+               "threads": c.get("threads"), "seed": c["seed"]}
+        for k, v in _flatten(r["metrics"]).items():
+            if isinstance(v, (int, float, str, bool)):
+                row[k] = v
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def plot_accuracy(summary: pd.DataFrame, path: Path) -> None:
+    """Grouped bars of test score by method and bit width, one panel per dataset x arch, with std error bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = list(summary.groupby(["dataset", "arch"], sort=False))
+    cols = min(3, len(panels))
+    rows = math.ceil(len(panels) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.4 * rows), squeeze=False)
+    methods = sorted(summary["method"].unique(), key=lambda m: METHOD_ORDER.get(m, 9))
+    bits = sorted(summary["bits"].unique(), reverse=True)
+    width = 0.8 / max(len(methods), 1)
+    for ax, ((dataset, arch), group) in zip(axes.flat, panels):
+        for i, method in enumerate(methods):
+            sub = group[group["method"] == method].set_index("bits")
+            xs = [j + i * width for j, b in enumerate(bits) if b in sub.index]
+            ys = [sub.loc[b, "mean"] for b in bits if b in sub.index]
+            es = [sub.loc[b, "std"] for b in bits if b in sub.index]
+            if xs:
+                ax.bar(xs, ys, width, yerr=es, capsize=2, label=method)
+        ax.set_xticks([j + 0.4 - width / 2 for j in range(len(bits))], [_fmt_bits(b) for b in bits])
+        ax.set_title(f"{dataset} / {arch}")
+        ax.set_ylabel("test score (%)")
+        lo = max(0.0, float((group["mean"] - group["std"]).min()) - 5)
+        ax.set_ylim(lo, min(100.0, float((group["mean"] + group["std"]).max()) + 3))
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_report(run_dir: str | Path, out_dir: str | Path | None = None, command: str | None = None) -> Path:
+    """Write report.md, summary.csv, gains.csv, latency.csv and accuracy.png; returns the markdown path."""
+    info, records = load_run(run_dir)
+    if not records:
+        raise DQBenchError(f"{run_dir} has no finished trials yet; run the suite first")
+    out = Path(out_dir or run_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    df = accuracy_frame(records)
+    summary = summarize(df)
+    gain = gains(summary)
+    latency = latency_frame(records)
+    failures = [r for r in records if r["status"] != "ok"]
+    suite = info.get("suite", {}).get("name", "?")
+    env = info.get("environment", {})
+    head = [f"# dqbench report: suite `{suite}`", ""]
+    if command:
+        head += ["Produced by:", "", "```", command, "```", ""]
+    head += [f"Run directory: `{run_dir}` — {len(records)} records ({len(failures)} failed or skipped).", "",
+             f"Environment: {env.get('cpu', '?')}, {env.get('cpu_count', '?')} CPUs, torch threads "
+             f"{env.get('torch_threads', '?')}, flags {' '.join(env.get('cpu_flags', []))}; git {env.get('git', '?')}; "
+             + ", ".join(f"{k} {v}" for k, v in env.get("packages", {}).items()), ""]
+    body = markdown_tables(summary, gain, failures, latency)
+    if not summary.empty:
+        summary.to_csv(out / "summary.csv", index=False)
+        df.to_csv(out / "trials.csv", index=False)
+        plot_accuracy(summary, out / "accuracy.png")
+        body += "\n![accuracy by method and bit width](accuracy.png)\n"
+    if not gain.empty:
+        gain.to_csv(out / "gains.csv", index=False)
+    if not latency.empty:
+        latency.to_csv(out / "latency.csv", index=False)
+    path = out / "report.md"
+    path.write_text("\n".join(head) + "\n" + body)
+    return path

@@ -1,0 +1,161 @@
+"""Run a suite: expand trials, skip finished ones, run the rest, append one record per trial as it finishes."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from dqbench.errors import DQBenchError
+from dqbench.records import make_record
+from dqbench.store import RunStore
+from dqbench.suite import FP32_BITS, SuiteSpec, TrialSpec, check_filters, expand
+
+
+@dataclass
+class RunSummary:
+    directory: Path
+    total: int
+    skipped: int
+    ran: int
+    failed: int
+    interrupted: bool = False
+
+
+class _Datasets:
+    """Loads each (dataset entry, seed) once per process."""
+
+    def __init__(self, root):
+        self.root = root
+        self._cache: dict = {}
+
+    def get(self, entry, seed: int):
+        from dqbench.registry import DATASETS
+
+        key = (entry.label, seed)
+        if key not in self._cache:
+            self._cache[key] = DATASETS.get(entry.name)(root=self.root, seed=seed, **entry.kwargs)
+        return self._cache[key]
+
+
+def run_suite(suite: SuiteSpec, out: str | Path, root, filters: dict | None = None, retry_failed: bool = False,
+              progress: bool = True, log=print) -> RunSummary:
+    """Run (or resume) ``suite`` into ``out``. Ctrl-C stops after the finished trials are saved."""
+    from dqbench.env import environment
+
+    filters = filters or {}
+    check_filters(suite, filters)
+    store = RunStore(out)
+    done = store.open(suite.name, lambda: {"suite": {"name": suite.name, "path": suite.path,
+                                                        "description": suite.description},
+                                           "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                                           "environment": environment()})
+    datasets = _Datasets(root)
+    num_folds = {d.label: datasets.get(d, suite.seeds[0]).num_folds for d in suite.datasets} \
+        if suite.kind == "accuracy" else {}
+    trials = expand(suite, num_folds, filters)
+    todo = [t for t in trials if t.trial_id not in done or (retry_failed and done[t.trial_id]["status"] == "failed")]
+    summary = RunSummary(Path(out), len(trials), len(trials) - len(todo), 0, 0)
+    log(f"suite {suite.name}: {len(trials)} trials, {summary.skipped} already done, {len(todo)} to run -> {out}")
+    bar = _progress(len(todo), progress)
+    try:
+        for trial in todo:
+            bar.set_description(trial.trial_id.rsplit("-", 1)[0])
+            record = _run_trial(trial, suite, datasets, bar)
+            store.append(record)
+            summary.ran += 1
+            summary.failed += record["status"] == "failed"
+            if record["status"] == "failed":
+                bar.write(f"trial {trial.trial_id} failed: {record['error']}")
+            bar.update(1)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    finally:
+        bar.close()
+    return summary
+
+
+def _run_trial(trial: TrialSpec, suite: SuiteSpec, datasets: _Datasets, bar) -> dict:
+    try:
+        dataset = datasets.get(trial.dataset, trial.seed)
+        if trial.kind == "latency":
+            return _latency_trial(trial, suite, dataset)
+        metrics = _accuracy_trial(trial, dataset, bar)
+        return make_record(trial, "ok", metrics=metrics, suite=suite.name)
+    except KeyboardInterrupt:
+        raise
+    except DQBenchError as exc:
+        return make_record(trial, "failed", error=str(exc), suite=suite.name)
+    except Exception as exc:  # a trial that raises becomes a failed record; the run goes on
+        return make_record(trial, "failed", error=f"{type(exc).__name__}: {exc}", suite=suite.name)
+
+
+def build_method(trial: TrialSpec):
+    from dqbench.registry import METHODS
+
+    kwargs = dict(trial.method.kwargs)
+    if trial.bits != FP32_BITS:
+        kwargs["bits"] = trial.bits
+    return METHODS.get(trial.method.name)(**kwargs)
+
+
+def build_model(trial: TrialSpec, dataset):
+    from dqbench.registry import ARCHS
+
+    return ARCHS.get(trial.arch.name)(in_channels=dataset.num_features, out_channels=dataset.out_channels,
+                                      task=dataset.task, **trial.arch.kwargs)
+
+
+def _accuracy_trial(trial: TrialSpec, dataset, bar) -> dict:
+    from dqbench.train import fit, seed_everything
+
+    seed_everything(trial.seed)
+    model = build_model(trial, dataset)
+    method = build_method(trial)
+    split = dataset.split(trial.fold)
+    epochs = trial.train["epochs"]
+
+    def on_epoch(epoch, info):
+        bar.set_postfix_str(f"epoch {epoch + 1}/{epochs} loss {info['loss']:.3f} val {info['val']:.3f}", refresh=False)
+
+    return fit(model, dataset, split, method, trial.train, trial.seed, on_epoch=on_epoch)
+
+
+def _latency_trial(trial: TrialSpec, suite: SuiteSpec, dataset) -> dict:
+    try:
+        from dqbench.engine.latency import run_latency_trial
+    except ImportError as exc:
+        return make_record(trial, "skipped", error=f"integer engine unavailable: {exc}", suite=suite.name)
+    from dqbench.engine import LoweringError
+
+    try:
+        result = run_latency_trial({**trial.config(), **suite.latency, "threads": trial.threads}, dataset)
+    except LoweringError as exc:
+        return make_record(trial, "skipped", error=str(exc), suite=suite.name)
+    return make_record(trial, "ok", metrics=result["metrics"], samples=result.get("samples"), suite=suite.name)
+
+
+class _NoBar:
+    def set_description(self, *_):
+        pass
+
+    def set_postfix_str(self, *_, **__):
+        pass
+
+    def update(self, *_):
+        pass
+
+    def write(self, msg):
+        print(msg, file=sys.stderr)
+
+    def close(self):
+        pass
+
+
+def _progress(total: int, enabled: bool):
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="trial", dynamic_ncols=True, file=sys.stderr)

@@ -1,0 +1,73 @@
+"""A run directory: run.json (suite + environment, written once) and append-only trials.jsonl."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from dqbench.errors import DQBenchError
+from dqbench.records import read_records
+
+RECORDS = "trials.jsonl"
+RUN_INFO = "run.json"
+
+
+class RunStore:
+    """Append-only store of trial records; re-opening the same directory resumes."""
+
+    def __init__(self, directory: str | Path):
+        self.dir = Path(directory)
+        self.records_path = self.dir / RECORDS
+        self.info_path = self.dir / RUN_INFO
+
+    def open(self, suite_name: str, info_factory) -> dict[str, dict]:
+        """Create or resume; returns the finished records by trial id. Repairs a torn last line."""
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DQBenchError(f"cannot create run directory {self.dir}: {exc.strerror}; choose another --out")
+        if self.info_path.exists():
+            info = self.info()
+            if info.get("suite", {}).get("name") not in (None, suite_name):
+                raise DQBenchError(
+                    f"{self.dir} holds a run of suite '{info['suite']['name']}', not '{suite_name}'; use another --out"
+                )
+        else:
+            _atomic_write(self.info_path, json.dumps(info_factory(), indent=2, sort_keys=True, default=str))
+        records, torn = read_records(self.records_path)
+        if torn is not None:
+            self._set_aside_torn_tail(torn)
+        return {r["trial_id"]: r for r in records}
+
+    def _set_aside_torn_tail(self, torn: str) -> None:
+        data = self.records_path.read_bytes()
+        keep = data[: data.rfind(b"\n") + 1]
+        with open(self.dir / f"{RECORDS}.torn-{int(time.time())}", "w") as f:
+            f.write(torn)
+        with open(self.records_path, "r+b") as f:
+            f.truncate(len(keep))
+
+    def info(self) -> dict:
+        try:
+            return json.loads(self.info_path.read_text())
+        except (OSError, json.JSONDecodeError):
+            raise DQBenchError(f"{self.info_path} is missing or corrupt; it is not a dqbench run directory")
+
+    def append(self, record: dict) -> None:
+        """Append one record as one line and flush it to disk before returning."""
+        line = json.dumps(record, sort_keys=True, default=str) + "\n"
+        with open(self.records_path, "a") as f:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def records(self) -> list[dict]:
+        return read_records(self.records_path)[0]
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

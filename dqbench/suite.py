@@ -1,0 +1,308 @@
+"""Suites: TOML files -> validated SuiteSpec -> TrialSpecs (matrix x seeds x folds - exclude) with stable ids.
+
+Everything (names, keys, types, bit widths) is checked before the first trial runs; errors are one line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from dqbench.errors import DQBenchError
+
+TOP_KEYS = {"name", "description", "kind", "seeds", "folds", "train", "datasets", "archs", "methods", "exclude",
+            "latency", "compare"}
+ENTRY_KEYS = {"name", "label", "train"}  # every other key of an entry is a keyword argument
+TRAIN_DEFAULTS: dict[str, Any] = {
+    "epochs": 200, "lr": 0.01, "weight_decay": 5e-4, "patience": 0, "batch_size": 128, "select": "val_score",
+    "lr_decay_step": 0, "lr_decay_factor": 0.5,
+}
+TRAIN_TYPES = {"epochs": int, "lr": float, "weight_decay": float, "patience": int, "batch_size": int, "select": str,
+               "lr_decay_step": int, "lr_decay_factor": float}
+SELECT_CHOICES = ("val_score", "val_loss", "last")
+LATENCY_DEFAULTS: dict[str, Any] = {"threads": [1], "rounds": 20, "warmup": 3, "controls": ["pyg", "fp32", "int32"]}
+LATENCY_TYPES = {"threads": list, "rounds": int, "warmup": int, "controls": list}
+COMPARE_DEFAULTS: dict[str, Any] = {"accuracy_tolerance": 0.01, "latency_tolerance": 0.10, "alpha": 0.05}
+COMPARE_TYPES = {"accuracy_tolerance": float, "latency_tolerance": float, "alpha": float}
+FP32_BITS = 32
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One dataset/arch/method entry of a suite: a registered name plus keyword arguments."""
+
+    name: str
+    label: str
+    kwargs: dict
+    train: dict = field(default_factory=dict)
+    bits: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    trial_id: str
+    kind: str
+    dataset: Entry
+    arch: Entry
+    method: Entry
+    bits: int
+    seed: int
+    fold: int
+    train: dict
+    threads: int | None = None
+
+    def config(self) -> dict:
+        """The JSON-able description stored in the record (and hashed into the id)."""
+        cfg = {
+            "dataset": self.dataset.label, "dataset_name": self.dataset.name, "dataset_kwargs": self.dataset.kwargs,
+            "arch": self.arch.label, "arch_name": self.arch.name, "arch_kwargs": self.arch.kwargs,
+            "method": self.method.label, "method_name": self.method.name, "method_kwargs": self.method.kwargs,
+            "bits": self.bits, "seed": self.seed, "fold": self.fold, "train": self.train,
+        }
+        if self.threads is not None:
+            cfg["threads"] = self.threads
+        return cfg
+
+
+@dataclass(frozen=True)
+class SuiteSpec:
+    name: str
+    path: str
+    kind: str
+    description: str
+    seeds: tuple[int, ...]
+    folds: Any
+    train: dict
+    datasets: tuple[Entry, ...]
+    archs: tuple[Entry, ...]
+    methods: tuple[Entry, ...]
+    exclude: tuple[dict, ...]
+    latency: dict
+    compare: dict
+
+
+def _fail(path: str, msg: str) -> None:
+    raise DQBenchError(f"{path}: {msg}")
+
+
+def _check_type(path: str, where: str, key: str, value: Any, typ: type) -> Any:
+    if typ is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
+        _fail(path, f"{where}.{key} must be {typ.__name__}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _settings(path: str, where: str, given: Any, defaults: dict, types: dict) -> dict:
+    if given is None:
+        return dict(defaults)
+    if not isinstance(given, dict):
+        _fail(path, f"[{where}] must be a table")
+    out = dict(defaults)
+    for key, value in given.items():
+        if key not in types:
+            _unknown_key(path, f"[{where}]", key, types)
+        out[key] = _check_type(path, where, key, value, types[key])
+    return out
+
+
+def _unknown_key(path: str, where: str, key: str, valid) -> None:
+    import difflib
+
+    close = difflib.get_close_matches(key, sorted(valid), n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    _fail(path, f"unknown key '{key}' in {where}; {hint}valid: {', '.join(sorted(valid))}")
+
+
+def _entries(path: str, raw: dict, section: str, registry, reserved: tuple[str, ...]) -> tuple[Entry, ...]:
+    items = raw.get(section)
+    if not items:
+        _fail(path, f"needs at least one [[{section}]] entry with a 'name'")
+    if not isinstance(items, list):
+        _fail(path, f"'{section}' must be an array of tables ([[{section}]])")
+    out, labels = [], set()
+    for i, item in enumerate(items):
+        if isinstance(item, str):
+            item = {"name": item}
+        if not isinstance(item, dict) or "name" not in item:
+            _fail(path, f"[[{section}]] entry {i + 1} needs a 'name'")
+        name = item["name"]
+        if name not in registry:
+            _fail(path, f"[[{section}]] entry {i + 1}: {registry.unknown_message(name)}")
+        kwargs = {k: v for k, v in item.items() if k not in ENTRY_KEYS and k != "bits"}
+        bits: tuple[int, ...] = ()
+        if section == "methods":
+            bits = _method_bits(path, name, item.get("bits"))
+        elif "bits" in item:
+            _fail(path, f"[[{section}]] '{name}': 'bits' belongs to [[methods]] entries")
+        try:
+            registry.check_kwargs(name, kwargs, reserved=reserved)
+        except DQBenchError as exc:
+            _fail(path, f"[[{section}]] '{name}': {exc}")
+        train = _settings(path, f"{section}.{name}.train", item.get("train"), {}, TRAIN_TYPES)
+        label = item.get("label", name)
+        if label in labels:
+            _fail(path, f"two [[{section}]] entries are called '{label}'; give one a distinct 'label'")
+        labels.add(label)
+        out.append(Entry(name=name, label=label, kwargs=kwargs, train=train, bits=bits))
+    return tuple(out)
+
+
+def _method_bits(path: str, name: str, bits: Any) -> tuple[int, ...]:
+    if name == "fp32":
+        if bits not in (None, FP32_BITS, [FP32_BITS]):
+            _fail(path, f"method 'fp32' runs at 32 bits; remove 'bits = {bits}'")
+        return (FP32_BITS,)
+    if bits is None:
+        return (8,)
+    values = bits if isinstance(bits, list) else [bits]
+    for b in values:
+        if not isinstance(b, int) or isinstance(b, bool) or not 2 <= b <= 8:
+            _fail(path, f"method '{name}': bit width {b!r} is not supported; use integers from 2 to 8")
+    return tuple(values)
+
+
+def load_suite(path: str | Path) -> SuiteSpec:
+    """Read and validate a suite file (names checked against the registries)."""
+    from dqbench.registry import ARCHS, DATASETS, METHODS
+
+    p = Path(path)
+    if not p.exists() and not p.suffix:
+        for candidate in (Path("suites") / f"{p}.toml", Path(__file__).resolve().parent.parent / "suites" / f"{p}.toml"):
+            if candidate.exists():
+                p = candidate
+                break
+    if not p.is_file():
+        raise DQBenchError(f"suite file '{path}' not found; give a path to a .toml file or a name under suites/")
+    try:
+        raw = tomllib.loads(p.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise DQBenchError(f"{p}: not valid TOML ({exc}); fix the syntax")
+    sp = str(p)
+    for key in raw:
+        if key not in TOP_KEYS:
+            _unknown_key(sp, "the suite", key, TOP_KEYS)
+    kind = raw.get("kind", "accuracy")
+    if kind not in ("accuracy", "latency"):
+        _fail(sp, f"kind must be 'accuracy' or 'latency', got {kind!r}")
+    seeds = raw.get("seeds", [0])
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        seeds = list(range(seeds))
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        _fail(sp, "seeds must be a non-empty list of integers (or a count)")
+    folds = raw.get("folds", "all")
+    if not (folds == "all" or (isinstance(folds, int) and folds >= 1)
+            or (isinstance(folds, list) and all(isinstance(f, int) and f >= 0 for f in folds))):
+        _fail(sp, "folds must be \"all\", a count, or a list of fold indices")
+    train = _settings(sp, "train", raw.get("train"), TRAIN_DEFAULTS, TRAIN_TYPES)
+    if train["select"] not in SELECT_CHOICES:
+        _fail(sp, f"train.select must be one of {', '.join(SELECT_CHOICES)}, got {train['select']!r}")
+    datasets = _entries(sp, raw, "datasets", DATASETS, reserved=("root", "seed"))
+    archs = _entries(sp, raw, "archs", ARCHS, reserved=("in_channels", "out_channels", "task"))
+    methods = _entries(sp, raw, "methods", METHODS, reserved=())
+    for m in methods:
+        for b in m.bits:
+            _instantiate_method(sp, m, b)
+    exclude = raw.get("exclude", [])
+    if not isinstance(exclude, list) or not all(isinstance(e, dict) for e in exclude):
+        _fail(sp, "exclude must be an array of tables ([[exclude]])")
+    for e in exclude:
+        for key in e:
+            if key not in ("dataset", "arch", "method", "bits"):
+                _unknown_key(sp, "[[exclude]]", key, ("dataset", "arch", "method", "bits"))
+    latency = _settings(sp, "latency", raw.get("latency"), LATENCY_DEFAULTS, LATENCY_TYPES)
+    compare = _settings(sp, "compare", raw.get("compare"), COMPARE_DEFAULTS, COMPARE_TYPES)
+    return SuiteSpec(
+        name=raw.get("name", p.stem), path=sp, kind=kind, description=raw.get("description", ""),
+        seeds=tuple(seeds), folds=folds, train=train, datasets=datasets, archs=archs, methods=methods,
+        exclude=tuple(exclude), latency=latency, compare=compare,
+    )
+
+
+def _instantiate_method(path: str, entry: Entry, bits: int) -> None:
+    """Build the method once so its own checks (bit widths, option values) run before any trial."""
+    from dqbench.registry import METHODS
+
+    kwargs = dict(entry.kwargs)
+    if entry.name != "fp32":
+        kwargs["bits"] = bits
+    try:
+        METHODS.get(entry.name)(**kwargs)
+    except DQBenchError as exc:
+        _fail(path, f"method '{entry.label}' at {bits} bits: {exc}")
+    except (TypeError, ValueError) as exc:
+        _fail(path, f"method '{entry.label}' at {bits} bits: {exc}")
+
+
+def _excluded(suite: SuiteSpec, d: Entry, a: Entry, m: Entry, bits: int) -> bool:
+    values = {"dataset": d.label, "arch": a.label, "method": m.label, "bits": bits}
+    for rule in suite.exclude:
+        if all((v in rule[k]) if isinstance(rule[k], list) else v == rule[k] for k, v in values.items() if k in rule):
+            return True
+    return False
+
+
+def trial_id(config: dict) -> str:
+    """Stable, readable id: the main axes plus a hash of the whole configuration."""
+    digest = hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:8]
+    parts = [config["dataset"], config["arch"], config["method"],
+             "fp32" if config["bits"] == FP32_BITS else f"int{config['bits']}", f"s{config['seed']}",
+             f"f{config['fold']}"]
+    if "threads" in config:
+        parts.append(f"t{config['threads']}")
+    return "-".join(str(p) for p in parts) + "-" + digest
+
+
+def expand(suite: SuiteSpec, num_folds: dict[str, int] | None = None, filters: dict | None = None) -> list[TrialSpec]:
+    """The trial matrix, in a deterministic order. ``num_folds`` maps dataset label -> folds it has."""
+    trials = []
+    filters = filters or {}
+    for d in suite.datasets:
+        folds = _folds(suite.folds, (num_folds or {}).get(d.label, 1)) if suite.kind == "accuracy" else [0]
+        for a in suite.archs:
+            for m in suite.methods:
+                for bits in m.bits:
+                    if _excluded(suite, d, a, m, bits) or not _selected(filters, d, a, m, bits):
+                        continue
+                    train = {**suite.train, **d.train, **a.train, **m.train}
+                    threads_list = suite.latency["threads"] if suite.kind == "latency" else [None]
+                    for seed in suite.seeds:
+                        for fold in folds:
+                            for threads in threads_list:
+                                spec = TrialSpec("", suite.kind, d, a, m, bits, seed, fold, train, threads)
+                                trials.append(replace(spec, trial_id=trial_id(spec.config())))
+    return trials
+
+
+def _folds(folds: Any, available: int) -> list[int]:
+    if folds == "all":
+        return list(range(available))
+    if isinstance(folds, int):
+        return list(range(min(folds, available)))
+    return [f for f in folds if f < available] or [0]
+
+
+FILTER_KEYS = ("dataset", "arch", "method", "bits")
+
+
+def _selected(filters: dict, d: Entry, a: Entry, m: Entry, bits: int) -> bool:
+    values = {"dataset": d.label, "arch": a.label, "method": m.label, "bits": str(bits)}
+    return all(values[k] in {str(x) for x in allowed} for k, allowed in filters.items() if allowed)
+
+
+def check_filters(suite: SuiteSpec, filters: dict) -> None:
+    """A filter naming nothing in the suite is almost surely a typo: say so."""
+    present = {
+        "dataset": {d.label for d in suite.datasets}, "arch": {a.label for a in suite.archs},
+        "method": {m.label for m in suite.methods}, "bits": {str(b) for m in suite.methods for b in m.bits},
+    }
+    for key, allowed in filters.items():
+        for value in allowed or ():
+            if str(value) not in present[key]:
+                raise DQBenchError(
+                    f"--{key} {value}: not in suite '{suite.name}'; choose from {', '.join(sorted(present[key]))}"
+                )

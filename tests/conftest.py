@@ -1,0 +1,37 @@
+"""Shared fixtures: a per-session dataset cache fed from the raw-data mirror, never downloading."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def data_mirror() -> Path | None:
+    env = os.environ.get("DQBENCH_DATA_MIRROR")
+    if env:
+        return Path(env)
+    return SHARED_DATA if SHARED_DATA.exists() else None
+
+
+@pytest.fixture(scope="session")
+def data_root(tmp_path_factory):
+    """A DataRoot with a test-session cache (or DQBENCH_CACHE) and the local mirror."""
+    from dqbench.datasets.paths import resolve_root
+
+    cache = os.environ.get("DQBENCH_CACHE") or str(tmp_path_factory.mktemp("cache"))
+    mirror = data_mirror()
+    return resolve_root(cache=cache, mirror=str(mirror) if mirror else None)
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch):
+    """Tests never download: any HTTP(S) attempt fails fast."""
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    monkeypatch.setenv("https_proxy", "http://127.0.0.1:9")
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")

@@ -1,0 +1,83 @@
+"""The CLI end to end on smoke data, and its one-line errors."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dqbench.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _env(data_root):
+    env = dict(os.environ, DQBENCH_CACHE=str(data_root.cache), PYTHONPATH=str(REPO))
+    if data_root.mirror:
+        env["DQBENCH_DATA_MIRROR"] = str(data_root.mirror)
+    return env
+
+
+def test_run_smoke_end_to_end_and_resume(tmp_path, data_root, capsys):
+    out = tmp_path / "run"
+    args = ["run", "smoke", "--out", str(out), "--no-progress", "--cache", str(data_root.cache)]
+    assert main(args) == 0
+    lines = (out / "trials.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert len(records) == 28 and all(r["status"] == "ok" for r in records)
+    assert {r["config"]["method"] for r in records} == {"fp32", "ptq", "qat", "degree_quant"}
+    report = (out / "report.md").read_text()
+    assert "Accuracy" in report and "degree_quant" in report and (out / "accuracy.png").stat().st_size > 1000
+    info = json.loads((out / "run.json").read_text())
+    assert info["environment"]["packages"]["torch"].startswith("2.13")
+    # resuming does nothing and duplicates nothing
+    assert main(args) == 0
+    assert len((out / "trials.jsonl").read_text().splitlines()) == 28
+    assert "28 already done" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["run", "no-such-suite"], "suite file 'no-such-suite' not found"),
+    (["list", "things"], "invalid choice"),
+    (["report", "/nonexistent/run"], "is not a dqbench run directory"),
+    (["run", "smoke", "--method", "qta"], "--method qta: not in suite 'smoke'"),
+])
+def test_bad_input_exits_2_with_one_line(argv, message, capsys, tmp_path):
+    if argv[0] == "run":
+        argv = argv + ["--out", str(tmp_path / "r"), "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_list_shows_sources(capsys):
+    assert main(["list", "methods"]) == 0
+    out = capsys.readouterr().out
+    assert "degree_quant" in out and "built-in" in out
+
+
+def test_sigkill_midway_then_resume_gives_one_record_per_trial(tmp_path, data_root):
+    suite = tmp_path / "killme.toml"
+    suite.write_text((REPO / "suites" / "smoke.toml").read_text().replace('name = "smoke"', 'name = "killme"')
+                     .replace("epochs = 12", "epochs = 40"))
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "dqbench.cli", "run", str(suite), "--out", str(out), "--no-progress", "--no-report"]
+    proc = subprocess.Popen(cmd, env=_env(data_root), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    records = out / "trials.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if records.exists() and len(records.read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = len(records.read_text().splitlines())
+    assert 3 <= partial < 28, "the run must have been killed part-way"
+    done = subprocess.run(cmd, env=_env(data_root), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    ids = [json.loads(line)["trial_id"] for line in records.read_text().splitlines()]
+    assert len(ids) == 28 and len(set(ids)) == 28

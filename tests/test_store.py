@@ -1,0 +1,38 @@
+import json
+
+import pytest
+
+from dqbench.errors import DQBenchError
+from dqbench.store import RunStore
+
+
+def _rec(tid):
+    return {"schema": 1, "trial_id": tid, "status": "ok", "config": {}, "metrics": {"test": 0.5}}
+
+
+def test_append_and_resume(tmp_path):
+    store = RunStore(tmp_path / "run")
+    assert store.open("s", lambda: {"suite": {"name": "s"}}) == {}
+    store.append(_rec("a"))
+    store.append(_rec("b"))
+    again = RunStore(tmp_path / "run").open("s", lambda: pytest.fail("run.json must be written once"))
+    assert set(again) == {"a", "b"}
+
+
+def test_torn_tail_is_set_aside_not_lost(tmp_path):
+    store = RunStore(tmp_path / "run")
+    store.open("s", lambda: {"suite": {"name": "s"}})
+    store.append(_rec("a"))
+    with open(store.records_path, "a") as f:
+        f.write(json.dumps(_rec("b"))[:15])
+    with pytest.warns(UserWarning):
+        done = RunStore(tmp_path / "run").open("s", lambda: {})
+    assert set(done) == {"a"}
+    assert store.records_path.read_text().endswith("\n")
+    assert len(list((tmp_path / "run").glob("trials.jsonl.torn-*"))) == 1
+
+
+def test_other_suite_in_same_directory_is_refused(tmp_path):
+    RunStore(tmp_path / "run").open("s", lambda: {"suite": {"name": "s"}})
+    with pytest.raises(DQBenchError, match="holds a run of suite 's'"):
+        RunStore(tmp_path / "run").open("other", lambda: {})
