@@ -71,7 +71,7 @@ def gains(summary: pd.DataFrame, method: str = "degree_quant", over: str = "qat"
         return pd.DataFrame()
     a = summary[summary["method"] == method].set_index(["dataset", "arch", "bits"])
     b = summary[summary["method"] == over].set_index(["dataset", "arch", "bits"])
-    both = a.join(b, lsuffix=f"_{method}", rsuffix=f"_{over}", how="inner")
+    both = a.merge(b, left_index=True, right_index=True, suffixes=(f"_{method}", f"_{over}"))
     if both.empty:
         return pd.DataFrame()
     both["gain"] = both[f"mean_{method}"] - both[f"mean_{over}"]
@@ -96,7 +96,7 @@ def markdown_tables(summary: pd.DataFrame, gain: pd.DataFrame, failures: list[di
 
     parts = []
     if not summary.empty:
-        rows = [[r.dataset, r.arch, r.method, _fmt_bits(r.bits), _pm(r.mean, r["std"], int(r.n)),
+        rows = [[r.dataset, r.arch, r.method, _fmt_bits(r.bits), _pm(r["mean"], r["std"], int(r["n"])),
                  "" if r.method == "fp32" or math.isnan(r.delta_fp32) else f"{r.delta_fp32:+.2f}",
                  f"{r.avg_bits:.2f}" if pd.notna(r.avg_bits) else "",
                  f"{r.model_size_bytes / 1024:.1f}" if pd.notna(r.model_size_bytes) else "",
@@ -104,19 +104,19 @@ def markdown_tables(summary: pd.DataFrame, gain: pd.DataFrame, failures: list[di
                 for _, r in summary.iterrows()]
         parts.append(f"## Accuracy: {metric_name}, mean ± std (n)\n\n" + tabulate(
             rows, headers=["dataset", "arch", "method", "bits", "test", "Δ FP32", "avg bits", "size KiB",
-                           "ms/epoch"], tablefmt="github"))
+                           "ms/epoch"], tablefmt="github", disable_numparse=True))
     if not gain.empty:
         rows = [[r.dataset, r.arch, _fmt_bits(r.bits), _ms(r.mean_degree_quant, r.std_degree_quant),
                  _ms(r.mean_qat, r.std_qat), f"{r.gain:+.2f}"] for _, r in gain.iterrows()]
         parts.append("## Degree-Quant gain over naive QAT (points)\n\n" + tabulate(
-            rows, headers=["dataset", "arch", "bits", "degree_quant", "qat", "gain"], tablefmt="github"))
+            rows, headers=["dataset", "arch", "bits", "degree_quant", "qat", "gain"], tablefmt="github", disable_numparse=True))
     if not latency.empty:
         parts.append("## Latency\n\n" + tabulate(latency, headers="keys", tablefmt="github", showindex=False,
                                                  floatfmt=".4g"))
     if failures:
         rows = [[f["trial_id"], f["status"], f.get("error", "")] for f in failures]
         parts.append("## Failed or skipped trials\n\n" + tabulate(rows, headers=["trial", "status", "reason"],
-                                                                  tablefmt="github"))
+                                                                  tablefmt="github", disable_numparse=True))
     return "\n\n".join(parts) + "\n"
 
 

@@ -38,7 +38,7 @@ class _NodeTask:
         loss = self.dataset.loss(out[mask], self.data.y[mask])
         loss.backward()
         opt.step()
-        return float(loss)
+        return float(loss.detach())
 
     @torch.no_grad()
     def evaluate(self, model, parts=("train", "val", "test")) -> dict:
@@ -75,7 +75,7 @@ class _GraphTask:
             loss = self.dataset.loss(model(batch), batch.y)
             loss.backward()
             opt.step()
-            total += float(loss) * batch.num_graphs
+            total += float(loss.detach()) * batch.num_graphs
             count += batch.num_graphs
         return total / max(count, 1)
 

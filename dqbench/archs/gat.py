@@ -1,0 +1,69 @@
+"""GAT (Velickovic et al.) with quantization roles: input, weight, linear, attention (edge), aggregate, update.
+Attention logits and their softmax run in float; the attention coefficients are quantized (unsigned)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dqbench.archs.base import QLinear, Quantized, named
+from dqbench.archs.stack import StackedGNN
+from dqbench.registry import ARCHS
+
+
+class GATLayer(Quantized):
+    """h = Q_linear(Q_input(x) W^T); alpha = Q_attention(softmax_j(leaky_relu(a_s.h_j + a_d.h_i)));
+    a = Q_aggregate(sum_j alpha_ij h_j) per head; out = Q_update(act(concat-or-mean(a) + b))."""
+
+    def __init__(self, in_channels: int, out_channels: int, last: bool = False, heads: int = 8,
+                 attn_dropout: float = 0.6):
+        super().__init__({"input": "node", "attention": "edge", "aggregate": "node", "update": "node"})
+        self.heads = 1 if last else heads
+        self.channels = out_channels if last else max(1, out_channels // heads)
+        self.lin = QLinear(in_channels, self.heads * self.channels, bias=False)
+        self.att_src = nn.Parameter(torch.empty(1, self.heads, self.channels))
+        self.att_dst = nn.Parameter(torch.empty(1, self.heads, self.channels))
+        nn.init.xavier_uniform_(self.att_src)
+        nn.init.xavier_uniform_(self.att_dst)
+        self.bias = nn.Parameter(torch.zeros(self.heads * self.channels))
+        self.last = last
+        self.attn_dropout = attn_dropout
+
+    def forward(self, x, edge_index, mask=None):
+        from torch_geometric.utils import softmax
+
+        n = x.size(0)
+        x = self.q("input", x, mask)
+        h = self.lin(x, mask).view(n, self.heads, self.channels)
+        loops = torch.arange(n)
+        keep = edge_index[0] != edge_index[1]
+        src = torch.cat([edge_index[0, keep], loops])
+        dst = torch.cat([edge_index[1, keep], loops])
+        logits = F.leaky_relu((h * self.att_src).sum(-1)[src] + (h * self.att_dst).sum(-1)[dst], 0.2)
+        alpha = softmax(logits, dst, num_nodes=n)
+        alpha = self.q("attention", alpha, None if mask is None else mask[src])
+        alpha = F.dropout(alpha, self.attn_dropout, self.training)
+        a = torch.zeros(n, self.heads, self.channels).index_add_(0, dst, h[src] * alpha.unsqueeze(-1))
+        a = self.q("aggregate", a.reshape(n, -1), mask)
+        out = a + self.bias
+        if not self.last:
+            out = F.elu(out)
+        return self.q("update", out, mask)
+
+
+@ARCHS.register("gat")
+def gat(*, in_channels: int, out_channels: int, task: str, hidden: int = 64, layers: int = 2,
+        dropout: float = 0.6, heads: int = 8, attn_dropout: float = 0.6, pool: str = "sum") -> StackedGNN:
+    """Graph Attention Network (multi-head, concatenated on hidden layers, one head on the last node-task layer)."""
+    kwargs = dict(locals())
+    if hidden % heads:
+        from dqbench.errors import DQBenchError
+
+        raise DQBenchError(f"gat: hidden ({hidden}) must be a multiple of heads ({heads})")
+
+    def make_layer(i, o, last):
+        return GATLayer(i, o, last=last, heads=heads, attn_dropout=attn_dropout)
+
+    base = {k: v for k, v in kwargs.items() if k not in ("heads", "attn_dropout")}
+    return named(StackedGNN(**base, make_layer=make_layer), "gat", kwargs)

@@ -1,0 +1,20 @@
+"""Naive quantization-aware training: every role quantized, straight-through estimator, momentum min/max ranges."""
+
+from dqbench.methods.base import Method, fill_roles, momentum_quantizer, weight_quantizer
+from dqbench.registry import METHODS
+
+
+@METHODS.register("qat")
+class QAT(Method):
+    """Naive QAT: all roles fake-quantized from the first step, STE backward, EMA min/max range tracking."""
+
+    name = "qat"
+
+    def __init__(self, bits: int = 8, momentum: float = 0.01):
+        super().__init__(bits)
+        self.momentum = momentum
+
+    def prepare(self, model):
+        fill_roles(model, lambda p: weight_quantizer(self.bits) if p.kind == "param"
+                   else momentum_quantizer(self.bits, p.kind, self.momentum))
+        return model

@@ -1,0 +1,61 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dqbench.errors import DQBenchError
+from dqbench.report import accuracy_frame, gains, summarize, write_report
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _rec(method, bits, seed, test, status="ok"):
+    cfg = {"dataset": "cora", "arch": "gcn", "method": method, "bits": bits, "seed": seed, "fold": 0}
+    return {"schema": 1, "trial_id": f"{method}-{bits}-{seed}", "kind": "accuracy", "status": status,
+            "config": cfg, "metrics": {"test": test, "val": test, "train": 1.0, "avg_bits": bits,
+                                       "model_size_bytes": 1000 * bits, "epoch_time_s": 0.01},
+            **({"error": "boom"} if status == "failed" else {})}
+
+
+RECORDS = [_rec("fp32", 32, 0, 0.80), _rec("fp32", 32, 1, 0.82), _rec("qat", 4, 0, 0.50), _rec("qat", 4, 1, 0.54),
+           _rec("degree_quant", 4, 0, 0.70), _rec("degree_quant", 4, 1, 0.74), _rec("ptq", 8, 0, 0, "failed")]
+
+
+def test_summary_statistics_and_gain():
+    s = summarize(accuracy_frame(RECORDS))
+    row = s[(s.method == "qat") & (s.bits == 4)].iloc[0]
+    assert row["mean"] == pytest.approx(52.0) and row["n"] == 2
+    assert row["std"] == pytest.approx(2.8284, rel=1e-3)  # sample std over seeds
+    assert row["delta_fp32"] == pytest.approx(-29.0)
+    g = gains(s)
+    assert g.iloc[0]["gain"] == pytest.approx(20.0)
+
+
+def _write_run(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"suite": {"name": "t"}, "environment": {"cpu": "x"}}))
+    (run / "trials.jsonl").write_text("".join(json.dumps(r) + "\n" for r in RECORDS))
+    return run
+
+
+def test_write_report_files(tmp_path):
+    path = write_report(_write_run(tmp_path), command="dqbench run t")
+    text = path.read_text()
+    assert "52.00 ± 2.83 (2)" in text and "+20.00" in text and "boom" in text and "dqbench run t" in text
+    for name in ("summary.csv", "gains.csv", "accuracy.png"):
+        assert (path.parent / name).exists()
+
+
+def test_report_does_not_import_torch(tmp_path):
+    run = _write_run(tmp_path)
+    code = ("import sys; from dqbench.report import write_report; write_report(sys.argv[1]); "
+            "assert 'torch' not in sys.modules, 'report imported torch'")
+    subprocess.run([sys.executable, "-c", code, str(run)], check=True, cwd=REPO)
+
+
+def test_missing_run_dir(tmp_path):
+    with pytest.raises(DQBenchError, match="not a dqbench run directory"):
+        write_report(tmp_path / "nothing")
