@@ -1,10 +1,12 @@
-"""Build hook for the compiled integer-kernel core (see dqbench/engine/build.py); metadata lives in pyproject.toml."""
+"""Build hook for the compiled integer-kernel core (definition in dqbench_build.py); metadata lives in pyproject.toml."""
+
+import sys
+from pathlib import Path
 
 from setuptools import setup
 
-try:
-    from dqbench_build import ext_modules, build_ext  # noqa: F401  (filled in by the engine)
-except ImportError:  # engine core not wired yet
-    ext_modules, build_ext = [], None
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # build isolation does not put the project root on sys.path
 
-setup(ext_modules=ext_modules, cmdclass={"build_ext": build_ext} if build_ext else {})
+from dqbench_build import build_ext, ext_modules  # noqa: E402
+
+setup(ext_modules=ext_modules, cmdclass={"build_ext": build_ext}, py_modules=[])

@@ -7,6 +7,9 @@ from typing import Callable, NamedTuple
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch_geometric.utils import scatter
+
+from dqbench.errors import DQBenchError
 
 ROLES = ("input", "weight", "linear", "message", "aggregate", "update", "attention")
 KINDS = ("node", "edge", "param", "graph")
@@ -51,10 +54,11 @@ class Quantized(nn.Module):
 
 
 class QLinear(Quantized):
-    """y = Q_linear(epilogue(x @ Q_weight(W)^T + b)); the epilogue (e.g. BatchNorm + ReLU) runs before quantizing."""
+    """y = Q_linear(epilogue(x @ Q_weight(W)^T + b)); the epilogue (e.g. BatchNorm + ReLU) runs before quantizing.
+    ``kind`` is what the rows are: "node", or "graph" in a readout."""
 
-    def __init__(self, in_channels: int, out_channels: int, bias: bool = True):
-        super().__init__({"weight": "param", "linear": "node"})
+    def __init__(self, in_channels: int, out_channels: int, bias: bool = True, kind: str = "node"):
+        super().__init__({"weight": "param", "linear": kind})
         self.lin = nn.Linear(in_channels, out_channels, bias=bias)
 
     @property
@@ -82,11 +86,25 @@ class QuantGNN(nn.Module):
         return [QuantPoint(path, role, kind) for path, mod in self.named_modules() if isinstance(mod, Quantized)
                 for role, kind in mod.role_kinds.items()]
 
+    def owner(self, path: str, role: str) -> Quantized:
+        """The submodule at ``path`` owning ``role`` (DQBenchError if there is no such quantization point)."""
+        try:
+            mod = self.get_submodule(path)
+        except AttributeError:
+            mod = None
+        if not isinstance(mod, Quantized) or role not in mod.role_kinds:
+            valid = ", ".join(f"{p.path}:{p.role}" for p in self.quant_points())
+            raise DQBenchError(f"{self.arch_name} has no quantization point '{path}:{role}'; valid: {valid}")
+        return mod
+
     def set_quantizer(self, path: str, role: str, quantizer: nn.Module) -> None:
-        self.get_submodule(path).quant[role] = quantizer
+        """Fill ``role`` of the submodule at ``path`` (called as ``quantizer(x, protect=None)``)."""
+        if not isinstance(quantizer, nn.Module):
+            raise DQBenchError(f"quantizer for '{path}:{role}' must be a torch.nn.Module, got {type(quantizer).__name__}")
+        self.owner(path, role).quant[role] = quantizer
 
     def get_quantizer(self, path: str, role: str) -> nn.Module:
-        return self.get_submodule(path).quant[role]
+        return self.owner(path, role).quant[role]
 
     def protect_mask(self, data) -> torch.Tensor | None:
         if self.training and self.protector is not None:
@@ -100,17 +118,13 @@ class Readout(Quantized):
     def __init__(self, hidden: int, out_channels: int, pool: str, dropout: float):
         super().__init__({"input": "graph"})
         if pool not in ("sum", "mean"):
-            from dqbench.errors import DQBenchError
-
             raise DQBenchError(f"pool must be 'sum' or 'mean', got {pool!r}")
         self.pool = pool
         self.dropout = dropout
-        self.lin1 = QLinear(hidden, hidden)
-        self.lin2 = QLinear(hidden, out_channels)
+        self.lin1 = QLinear(hidden, hidden, kind="graph")
+        self.lin2 = QLinear(hidden, out_channels, kind="graph")
 
     def forward(self, x, batch, num_graphs: int):
-        from torch_geometric.utils import scatter
-
         g = scatter(x, batch, dim=0, dim_size=num_graphs, reduce=self.pool)
         g = self.q("input", g)
         g = self.lin1(g, epilogue=F.relu)
@@ -127,6 +141,26 @@ def named(model: QuantGNN, name: str, kwargs: dict) -> QuantGNN:
 
 def check_task(task: str) -> None:
     if task not in ("node", "graph"):
-        from dqbench.errors import DQBenchError
-
         raise DQBenchError(f"task must be 'node' or 'graph', got {task!r}")
+
+
+def check_sizes(**sizes: int) -> None:
+    """Every size (channels, hidden, layers, heads) must be a positive int."""
+    for key, value in sizes.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise DQBenchError(f"{key} must be a positive integer, got {value!r}")
+
+
+def check_dropout(**rates: float) -> None:
+    for key, value in rates.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+            raise DQBenchError(f"{key} must be a number in [0, 1), got {value!r}")
+
+
+def graph_index(data) -> tuple[torch.Tensor, int]:
+    """``data.batch`` and the number of graphs (a single graph without ``batch`` is graph 0)."""
+    batch = getattr(data, "batch", None)
+    if batch is None:
+        return torch.zeros(data.num_nodes, dtype=torch.long, device=data.x.device), 1
+    num = getattr(data, "num_graphs", None)
+    return batch, int(num) if num is not None else (int(batch.max()) + 1 if batch.numel() else 0)

@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dqbench.archs.base import QLinear, Quantized, named
+from dqbench.archs.base import QLinear, Quantized, check_dropout, check_sizes, named
+from dqbench.errors import DQBenchError
 from dqbench.archs.stack import StackedGNN
 from dqbench.registry import ARCHS
 
@@ -36,7 +37,7 @@ class GATLayer(Quantized):
         n = x.size(0)
         x = self.q("input", x, mask)
         h = self.lin(x, mask).view(n, self.heads, self.channels)
-        loops = torch.arange(n)
+        loops = torch.arange(n, device=x.device)
         keep = edge_index[0] != edge_index[1]
         src = torch.cat([edge_index[0, keep], loops])
         dst = torch.cat([edge_index[1, keep], loops])
@@ -44,7 +45,7 @@ class GATLayer(Quantized):
         alpha = softmax(logits, dst, num_nodes=n)
         alpha = self.q("attention", alpha, None if mask is None else mask[src])
         alpha = F.dropout(alpha, self.attn_dropout, self.training)
-        a = torch.zeros(n, self.heads, self.channels).index_add_(0, dst, h[src] * alpha.unsqueeze(-1))
+        a = torch.zeros(n, self.heads, self.channels, dtype=h.dtype).index_add_(0, dst, h[src] * alpha.unsqueeze(-1))
         a = self.q("aggregate", a.reshape(n, -1), mask)
         out = a + self.bias
         if not self.last:
@@ -57,9 +58,9 @@ def gat(*, in_channels: int, out_channels: int, task: str, hidden: int = 64, lay
         dropout: float = 0.6, heads: int = 8, attn_dropout: float = 0.6, pool: str = "sum") -> StackedGNN:
     """Graph Attention Network (multi-head, concatenated on hidden layers, one head on the last node-task layer)."""
     kwargs = dict(locals())
+    check_sizes(hidden=hidden, heads=heads)
+    check_dropout(attn_dropout=attn_dropout)
     if hidden % heads:
-        from dqbench.errors import DQBenchError
-
         raise DQBenchError(f"gat: hidden ({hidden}) must be a multiple of heads ({heads})")
 
     def make_layer(i, o, last):

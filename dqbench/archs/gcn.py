@@ -16,7 +16,7 @@ def gcn_norm_weights(edge_index: torch.Tensor, num_nodes: int) -> tuple[torch.Te
     loops = torch.arange(num_nodes, device=edge_index.device)
     keep = edge_index[0] != edge_index[1]
     ei = torch.cat([edge_index[:, keep], torch.stack([loops, loops])], dim=1)
-    deg = torch.zeros(num_nodes).index_add_(0, ei[1], torch.ones(ei.size(1)))
+    deg = torch.zeros(num_nodes, device=ei.device).index_add_(0, ei[1], torch.ones(ei.size(1), device=ei.device))
     dinv = deg.pow(-0.5)
     return ei, dinv[ei[0]] * dinv[ei[1]]
 

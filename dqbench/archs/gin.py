@@ -12,10 +12,11 @@ from dqbench.registry import ARCHS
 
 
 class GINLayer(Quantized):
-    """x = Q_input(x); m = Q_message(x); a = Q_aggregate(x_i + sum_j m_j);
+    """x = Q_input(x); m = Q_message(x); a = Q_aggregate((1 + eps) x_i + sum_j m_j);
     h = Q_linear(relu(bn(a W1^T + b1))); out = Q_update(Q_linear(relu(bn(h W2^T + b2)))) (no bn/relu when last)."""
 
-    def __init__(self, in_channels: int, out_channels: int, last: bool = False, hidden: int | None = None):
+    def __init__(self, in_channels: int, out_channels: int, last: bool = False, hidden: int | None = None,
+                 eps: float = 0.0):
         super().__init__({"input": "node", "message": "node", "aggregate": "node", "update": "node"})
         hidden = hidden or out_channels
         self.lin1 = QLinear(in_channels, hidden)
@@ -23,12 +24,13 @@ class GINLayer(Quantized):
         self.lin2 = QLinear(hidden, out_channels)
         self.bn2 = None if last else nn.BatchNorm1d(out_channels)
         self.last = last
+        self.eps = float(eps)
 
     def forward(self, x, edge_index, mask=None):
         x = self.q("input", x, mask)
         m = self.q("message", x, mask)
         src, dst = edge_index[0], edge_index[1]
-        a = x.index_add(0, dst, m[src])
+        a = ((1 + self.eps) * x).index_add(0, dst, m[src])
         a = self.q("aggregate", a, mask)
         h = self.lin1(a, mask, epilogue=lambda t: F.relu(self.bn1(t)))
         h = self.lin2(h, mask, epilogue=None if self.last else (lambda t: F.relu(self.bn2(t))))
@@ -36,8 +38,16 @@ class GINLayer(Quantized):
 
 
 @ARCHS.register("gin")
-def gin(*, in_channels: int, out_channels: int, task: str, hidden: int = 64, layers: int = 2,
-        dropout: float = 0.5, pool: str = "sum") -> StackedGNN:
-    """Graph Isomorphism Network (eps = 0), two-layer MLP with BatchNorm per layer; sum readout for graph tasks."""
+def gin(*, in_channels: int, out_channels: int, task: str, hidden: int = 64, layers: int | None = None,
+        dropout: float = 0.5, pool: str = "sum", eps: float = 0.0) -> StackedGNN:
+    """Graph Isomorphism Network (fixed eps), two-layer MLP with BatchNorm per layer; sum readout for graph tasks.
+    ``layers`` defaults to 5 on graph tasks (as in the GIN and Degree-Quant papers) and 2 on node tasks."""
+    if layers is None:
+        layers = 5 if task == "graph" else 2
     kwargs = dict(locals())
-    return named(StackedGNN(**kwargs, make_layer=GINLayer), "gin", kwargs)
+
+    def make_layer(i, o, last):
+        return GINLayer(i, o, last=last, hidden=hidden, eps=eps)
+
+    base = {k: v for k, v in kwargs.items() if k != "eps"}
+    return named(StackedGNN(**base, make_layer=make_layer), "gin", kwargs)

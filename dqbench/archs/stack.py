@@ -7,7 +7,7 @@ from typing import Callable
 import torch.nn.functional as F
 from torch import nn
 
-from dqbench.archs.base import QuantGNN, Readout, check_task
+from dqbench.archs.base import QuantGNN, Readout, check_dropout, check_sizes, check_task, graph_index
 
 
 class StackedGNN(QuantGNN):
@@ -17,6 +17,8 @@ class StackedGNN(QuantGNN):
                  make_layer: Callable, pool: str = "sum"):
         super().__init__()
         check_task(task)
+        check_sizes(in_channels=in_channels, out_channels=out_channels, hidden=hidden, layers=layers)
+        check_dropout(dropout=dropout)
         self.task = task
         self.dropout = dropout
         dims = [in_channels] + [hidden] * layers
@@ -35,4 +37,5 @@ class StackedGNN(QuantGNN):
             x = conv(x, edge_index, mask)
         if self.readout is None:
             return x
-        return self.readout(x, data.batch, int(data.num_graphs))
+        batch, num_graphs = graph_index(data)
+        return self.readout(x, batch, num_graphs)

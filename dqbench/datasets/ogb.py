@@ -1,17 +1,31 @@
-"""ogbg-molhiv through ogb's PygGraphPropPredDataset: official scaffold split, ogb Evaluator ROC-AUC."""
+"""ogbg-molhiv through ogb's PygGraphPropPredDataset: official scaffold split, ROC-AUC by ogb's Evaluator.
+
+Node features: ogb stores 9 categorical atom features per atom. The default ``atom_features="onehot"`` turns them
+into the concatenated one-hot of each (``num_features`` = 174, the sum of ``get_atom_feature_dims()``); a Linear
+layer on it is exactly ogb's AtomEncoder (a sum of per-feature embeddings), so plain quantized Linears can use it.
+It is applied per graph on access (a dataset-wide one-hot would be ~700 MB). ``atom_features="raw"`` gives the 9
+integer codes cast to float (``num_features`` = 9), which is compact but treats categories as numbers.
+Edge (bond) features are left in ``edge_attr`` and unused by the built-in architectures.
+"""
 
 from __future__ import annotations
+
+import math
+import shutil
 
 import torch
 import torch.nn.functional as F
 
 from dqbench.datasets.base import LoadedDataset, Split
-from dqbench.datasets.paths import DataRoot, missing_dataset_error, stage
+from dqbench.datasets.paths import DataRoot, load
+from dqbench.errors import DQBenchError
 from dqbench.registry import DATASETS
+
+NAME, RELPATH, RELEASE = "ogbg-molhiv", "ogb/ogbg_molhiv", "RELEASE_v1.txt"
 
 
 class OneHotAtoms:
-    """Float node features for plain-Linear GNNs: one-hot of each of ogb's 9 categorical atom features."""
+    """Per-graph transform: one-hot of each of ogb's 9 categorical atom features, concatenated; float labels."""
 
     def __init__(self):
         from ogb.utils.features import get_atom_feature_dims
@@ -22,52 +36,83 @@ class OneHotAtoms:
 
     def __call__(self, data):
         data = data.clone()
-        idx = data.x.long() + self.offsets
         x = torch.zeros(data.num_nodes, self.size)
-        x.scatter_(1, idx, 1.0)
+        x.scatter_(1, data.x.long() + self.offsets, 1.0)
         data.x = x
         data.y = data.y.float()
         return data
 
 
-def _allow_pyg_pickles() -> None:
-    # ogb 1.3.6 calls torch.load without weights_only=False; allow-list PyG's storage classes (see shared/data).
+class FloatAtoms:
+    """Per-graph transform: the 9 integer atom codes cast to float; float labels."""
+
+    size = 9
+
+    def __call__(self, data):
+        data = data.clone()
+        data.x = data.x.float()
+        data.y = data.y.float()
+        return data
+
+
+def allow_pyg_pickles() -> None:
+    """ogb 1.3.6 calls torch.load without weights_only=False; allow-list PyG's storage classes for torch >= 2.6."""
     from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
     from torch_geometric.data.storage import GlobalStorage
 
     torch.serialization.add_safe_globals([DataEdgeAttr, DataTensorAttr, GlobalStorage])
 
 
-def _bce(logits, y):
+def bce_loss(logits, y):
+    """BCE-with-logits over labelled entries (ogb marks missing labels as NaN)."""
     y = y.view(logits.shape).float()
     labelled = ~torch.isnan(y)
     return F.binary_cross_entropy_with_logits(logits[labelled], y[labelled])
 
 
-def _rocauc(logits, y):
+def rocauc(logits, y) -> float:
+    """ROC-AUC by ogb's Evaluator; NaN when the labels hold a single class (undefined)."""
     from ogb.graphproppred import Evaluator
 
-    res = Evaluator("ogbg-molhiv").eval({"y_true": y.view(-1, 1).cpu(), "y_pred": logits.view(-1, 1).cpu()})
-    return float(res["rocauc"])
+    y_true, y_pred = y.detach().view(-1, 1).cpu().float(), logits.detach().view(-1, 1).cpu().float()
+    labelled = y_true[~torch.isnan(y_true)]
+    if labelled.numel() == 0 or labelled.min() == labelled.max():
+        return math.nan
+    return float(Evaluator(NAME).eval({"y_true": y_true, "y_pred": y_pred})["rocauc"])
+
+
+def _guard_release(folder) -> None:
+    # Without RELEASE_v1.txt ogb asks on stdin whether to re-download; never let it block.
+    if folder.is_dir() and not (folder / RELEASE).exists():
+        if any(p.is_file() for p in folder.rglob("*")):
+            raise DQBenchError(f"dataset '{NAME}' in {folder} has no {RELEASE} (incomplete copy); delete that folder "
+                               "so it is staged or downloaded again")
+        shutil.rmtree(folder)  # empty leftovers of a failed download
+
+
+def _open(folder):
+    from ogb.graphproppred import PygGraphPropPredDataset
+
+    _guard_release(folder)
+    allow_pyg_pickles()
+    return PygGraphPropPredDataset(name=NAME, root=str(folder.parent))
 
 
 @DATASETS.register("ogbg-molhiv")
-def ogbg_molhiv(*, root: DataRoot, seed: int = 0) -> LoadedDataset:
-    """ogbg-molhiv (41,127 molecules), official scaffold split, ROC-AUC by ogb's Evaluator; one-hot atom features."""
-    from ogb.graphproppred import PygGraphPropPredDataset
-
-    folder = stage(root, "ogb/ogbg_molhiv")
-    _allow_pyg_pickles()
-    try:
-        ds = PygGraphPropPredDataset(name="ogbg-molhiv", root=str(folder.parent))
-    except Exception as exc:
-        raise missing_dataset_error("ogbg-molhiv", "ogb/ogbg_molhiv", root, exc) from None
-    encode = OneHotAtoms()
+def ogbg_molhiv(*, root: DataRoot, seed: int = 0, atom_features: str = "onehot") -> LoadedDataset:
+    """ogbg-molhiv (41,127 molecules), official scaffold split, ROC-AUC (ogb Evaluator), BCE-with-logits loss;
+    atom_features "onehot" (174 columns, default) or "raw" (9 float codes)."""
+    encoders = {"onehot": OneHotAtoms, "raw": FloatAtoms}
+    if atom_features not in encoders:
+        raise DQBenchError(f"dataset '{NAME}': atom_features must be one of {', '.join(encoders)}, "
+                           f"not {atom_features!r}")
+    ds = load(NAME, RELPATH, root, _open)
+    encode = encoders[atom_features]()
     ds.transform = encode
     idx = ds.get_idx_split()
     split = Split(data=None, train=ds[idx["train"]], val=ds[idx["valid"]], test=ds[idx["test"]])
     return LoadedDataset(
-        name="ogbg-molhiv", task="graph", metric="rocauc", protocol="scaffold-split", num_features=encode.size,
-        out_channels=1, num_folds=1, splits=lambda fold: split, loss_fn=_bce, score_fn=_rocauc,
-        stats={"graphs": len(ds)},
+        name=NAME, task="graph", metric="rocauc", protocol="scaffold-split", num_features=encode.size,
+        out_channels=1, num_folds=1, splits=lambda fold: split, loss_fn=bce_loss, score_fn=rocauc,
+        stats={"graphs": len(ds), "train": len(idx["train"]), "val": len(idx["valid"]), "test": len(idx["test"])},
     )

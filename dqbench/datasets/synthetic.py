@@ -5,11 +5,24 @@ from __future__ import annotations
 import torch
 
 from dqbench.datasets.base import LoadedDataset, Split
+from dqbench.errors import DQBenchError
 from dqbench.registry import DATASETS
 
 
+def check_sizes(name: str, **values: tuple) -> None:
+    """Raise DQBenchError unless each ``key=(value, minimum)`` is an integer >= minimum."""
+    for key, (value, low) in values.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise DQBenchError(f"dataset '{name}': {key} must be an integer >= {low}, not {value!r}")
+
+
 def power_law_edges(num_nodes: int, avg_degree: float, exponent: float, gen: torch.Generator) -> torch.Tensor:
-    """Undirected Chung-Lu graph: expected degree of node i proportional to (i+1)^(-1/(exponent-1))."""
+    """Undirected Chung-Lu-style graph, coalesced (no self-loops, no duplicates), both directions stored.
+
+    Endpoints of ``num_nodes * avg_degree / 2`` pairs are drawn with probability proportional to
+    (i+1)^(-1/(exponent-1)), which gives a power-law degree tail with that exponent; node ids are then shuffled.
+    Merged duplicates make the edge count slightly below ``num_nodes * avg_degree``.
+    """
     weights = torch.arange(1, num_nodes + 1, dtype=torch.float64).pow(-1.0 / (exponent - 1.0))
     num_pairs = int(num_nodes * avg_degree / 2)
     src = torch.multinomial(weights, num_pairs, replacement=True, generator=gen)
@@ -23,12 +36,16 @@ def power_law_edges(num_nodes: int, avg_degree: float, exponent: float, gen: tor
 
 
 def smooth_labels(x: torch.Tensor, edge_index: torch.Tensor, num_classes: int, gen: torch.Generator) -> torch.Tensor:
-    """Labels a GNN can learn: a random projection of features averaged with their neighbours'."""
+    """Labels a GNN can learn: argmax of a random projection of each node's features plus its neighbours' mean.
+
+    Projects first (linear, so the same result) so the gather is num_edges x num_classes, not x num_features.
+    """
     from torch_geometric.utils import scatter
 
-    agg = scatter(x[edge_index[0]], edge_index[1], dim=0, dim_size=x.size(0), reduce="mean")
     proj = torch.randn(x.size(1), num_classes, generator=gen)
-    return ((x + agg) @ proj).argmax(dim=1)
+    z = x @ proj
+    agg = scatter(z[edge_index[0]], edge_index[1], dim=0, dim_size=x.size(0), reduce="mean")
+    return (z + agg).argmax(dim=1)
 
 
 def random_masks(n: int, gen: torch.Generator, fractions=(0.6, 0.2)) -> tuple[torch.Tensor, ...]:
@@ -49,6 +66,9 @@ def synthetic(*, root=None, seed: int = 0, num_nodes: int = 1000, avg_degree: fl
     graph_seed, so trial seeds only change the model."""
     from torch_geometric.data import Data
 
+    check_sizes("synthetic", num_nodes=(num_nodes, 2), num_features=(num_features, 1), num_classes=(num_classes, 2))
+    if not avg_degree > 0 or not exponent > 1:
+        raise DQBenchError("dataset 'synthetic': avg_degree must be > 0 and exponent > 1")
     gen = torch.Generator().manual_seed(graph_seed)
     edge_index = power_law_edges(num_nodes, avg_degree, exponent, gen)
     x = torch.randn(num_nodes, num_features, generator=gen)

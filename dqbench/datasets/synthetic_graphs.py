@@ -6,7 +6,7 @@ import torch
 
 from dqbench.datasets.base import LoadedDataset, Split
 from dqbench.datasets.cv import stratified_folds
-from dqbench.datasets.synthetic import power_law_edges
+from dqbench.datasets.synthetic import check_sizes, power_law_edges
 from dqbench.datasets.tu import degree_one_hot
 from dqbench.registry import DATASETS
 
@@ -17,6 +17,8 @@ def synthetic_graphs(*, root=None, seed: int = 0, num_graphs: int = 120, min_nod
     """Small power-law graphs (class 0: exponent 3.0, class 1: exponent 2.1), degree features, k-fold CV."""
     from torch_geometric.data import Data
 
+    check_sizes("synthetic-graphs", num_folds=(num_folds, 2), num_graphs=(num_graphs, 2 * num_folds),
+                min_nodes=(min_nodes, 2), max_nodes=(max_nodes, min_nodes))
     gen = torch.Generator().manual_seed(graph_seed)
     graphs = []
     for i in range(num_graphs):
@@ -24,7 +26,8 @@ def synthetic_graphs(*, root=None, seed: int = 0, num_graphs: int = 120, min_nod
         n = int(torch.randint(min_nodes, max_nodes + 1, (1,), generator=gen))
         edge_index = power_law_edges(n, 4.0, 3.0 if label == 0 else 2.1, gen)
         g = Data(edge_index=edge_index, y=torch.tensor([label]), num_nodes=n)
-        graphs.append(degree_one_hot(g, 16))
+        graphs.append(g)
+    degree_one_hot(graphs, 16)
     folds = stratified_folds([g.y.item() for g in graphs], num_folds, seed)
 
     def split(k: int) -> Split:

@@ -1,6 +1,14 @@
-"""The method lifecycle shared by every quantization method: transform -> prepare -> (train) -> calibrate -> convert."""
+"""The lifecycle shared by every quantization method: transform -> prepare -> (train) -> calibrate -> convert,
+and the quantizer recipes the built-in methods share.
+
+Signedness (a simple, documented choice): weights are signed; activations are signed, except at edge-kind
+points (GCN's normalised edge weights, GAT's attention coefficients), which are non-negative by construction and
+use unsigned codes.
+"""
 
 from __future__ import annotations
+
+from typing import Callable
 
 from torch import nn
 
@@ -23,7 +31,7 @@ class Method:
         return True
 
     def transform(self, data):
-        """Per-graph data transform applied once before training."""
+        """Per-graph data transform applied once before training (returns the data to train on)."""
         return data
 
     def prepare(self, model):
@@ -31,10 +39,14 @@ class Method:
         return model
 
     def calibrate(self, model, batches) -> None:
-        """Post-training calibration (PTQ)."""
+        """Post-training calibration (PTQ); a no-op for the others."""
 
     def convert(self, model) -> ConvertedModel:
+        """The frozen description of the trained model for the integer engine."""
         return convert_model(model, self.name, self.bits if self.is_quantized else FP32_BITS)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(bits={self.bits})"
 
 
 def signed_for(kind: str) -> bool:
@@ -42,16 +54,25 @@ def signed_for(kind: str) -> bool:
     return kind != "edge"
 
 
-def fill_roles(model, make: callable) -> None:
+def fill_roles(model, make: Callable) -> None:
     """Install ``make(point)`` at every quantization point of ``model``."""
     for point in model.quant_points():
         model.set_quantizer(point.path, point.role, make(point))
 
 
-def weight_quantizer(bits: int, backward: str = "ste") -> nn.Module:
-    """Weights: the current tensor's min/max, signed."""
-    return FakeQuantize(bits, signed=True, observer=Observer(), backward=backward)
+def weight_quantizer(bits: int, backward: str = "ste") -> FakeQuantize:
+    """Weights: signed, the current weight tensor's min/max (re-observed at every forward, also in eval)."""
+    return FakeQuantize(bits, signed=True, observer=Observer(), backward=backward, dynamic=True)
 
 
-def momentum_quantizer(bits: int, kind: str, momentum: float, backward: str = "ste") -> nn.Module:
-    return FakeQuantize(bits, signed=signed_for(kind), observer=MomentumObserver(momentum), backward=backward)
+def activation_quantizer(bits: int, kind: str, observer: nn.Module, backward: str = "ste") -> FakeQuantize:
+    return FakeQuantize(bits, signed=signed_for(kind), observer=observer, backward=backward)
+
+
+def momentum_quantizer(bits: int, kind: str, momentum: float, backward: str = "ste") -> FakeQuantize:
+    """Activations with an EMA of min/max (naive QAT)."""
+    return activation_quantizer(bits, kind, MomentumObserver(momentum), backward)
+
+
+def quantizers(model) -> list[FakeQuantize]:
+    return [m for m in model.modules() if isinstance(m, FakeQuantize)]

@@ -1,76 +1,93 @@
-"""Degree-Quant (Tailor et al., ICLR 2021): stochastic protective masks rising with in-degree, percentile range
-tracking, gradients zeroed where values saturate; every node quantized at inference."""
+"""Degree-Quant (Tailor et al., ICLR 2021): stochastic protective masks whose probability rises with in-degree,
+percentile range tracking, gradients zeroed where values saturate; every node is quantized at inference.
+
+Each part can be switched off for ablations; a part that is off falls back to naive QAT's behaviour
+(``masking=False``: nothing protected; ``percentile=False``: momentum min/max; ``clip_grad=False``: STE).
+"""
 
 from __future__ import annotations
 
 import torch
 
 from dqbench.errors import DQBenchError
-from dqbench.methods.base import Method, fill_roles, momentum_quantizer, signed_for, weight_quantizer
+from dqbench.methods.base import Method, activation_quantizer, fill_roles, momentum_quantizer, weight_quantizer
 from dqbench.quant.observers import PercentileObserver
-from dqbench.quant.quantizer import FakeQuantize
 from dqbench.registry import METHODS
 
-DEFAULT_P = {8: (0.0, 0.1), 4: (0.1, 0.2)}  # (p_min, p_max) by bit width, as recommended by the paper
-DEFAULT_TAIL = {8: 0.001, 4: 0.01}
+DEFAULT_P = {8: (0.0, 0.1), 4: (0.1, 0.2)}  # (p_min, p_max) recommended by the paper; < 8 bits use INT4's
+DEFAULT_TAIL = {8: 0.001, 4: 0.01}  # percentile tails: 0.1% at INT8, 1% at fewer bits
 
 
 def protection_probability(in_degree: torch.Tensor, p_min: float, p_max: float) -> torch.Tensor:
-    """p_i = p_min + (p_max - p_min) * (fraction of nodes with a smaller in-degree): monotone in in-degree."""
+    """p_i = p_min + (p_max - p_min) * rank_i / (n - 1), rank_i = number of nodes with a smaller in-degree:
+    monotone non-decreasing in in-degree, equal degrees get equal probability, always within [p_min, p_max]."""
     n = in_degree.numel()
     if n == 0:
         return torch.zeros(0)
     sorted_deg = torch.sort(in_degree).values
-    below = torch.searchsorted(sorted_deg, in_degree, right=False).float()
-    return p_min + (p_max - p_min) * below / max(n - 1, 1)
+    rank = torch.searchsorted(sorted_deg, in_degree, right=False).float()
+    return (p_min + (p_max - p_min) * rank / max(n - 1, 1)).clamp_(p_min, p_max)
 
 
 def sample_protection(data) -> torch.Tensor:
     """The training-time protective mask: node i is protected with probability ``data.dq_prob[i]``."""
-    return torch.bernoulli(data.dq_prob).bool()
+    prob = getattr(data, "dq_prob", None)
+    if prob is None:
+        raise DQBenchError("degree_quant: the graph has no protection probabilities; "
+                           "pass each graph through method.transform(data) before training")
+    return torch.bernoulli(prob).bool()
+
+
+def _defaults(bits: int, table: dict):
+    return table[8] if bits >= 8 else table[4]
 
 
 @METHODS.register("degree_quant")
 class DegreeQuant(Method):
-    """Degree-Quant: in-degree-aware stochastic protection (training only), percentile ranges, clipped gradients.
-    Each part can be switched off for ablations (masking, percentile, clip_grad)."""
+    """Degree-Quant: in-degree-aware stochastic protection (training only), percentile ranges, clipped gradients."""
 
     name = "degree_quant"
 
     def __init__(self, bits: int = 8, p_min: float | None = None, p_max: float | None = None,
-                 tail: float | None = None, momentum: float = 0.01, masking: bool = True, percentile: bool = True,
-                 clip_grad: bool = True):
+                 tail: float | None = None, momentum: float = 0.01, sample_size: int = 8192, masking: bool = True,
+                 percentile: bool = True, clip_grad: bool = True):
         super().__init__(bits)
-        lo, hi = DEFAULT_P.get(bits, DEFAULT_P[4] if bits < 8 else DEFAULT_P[8])
-        self.p_min = lo if p_min is None else p_min
-        self.p_max = hi if p_max is None else p_max
+        lo, hi = _defaults(self.bits, DEFAULT_P)
+        self.p_min = lo if p_min is None else float(p_min)
+        self.p_max = hi if p_max is None else float(p_max)
         if not 0.0 <= self.p_min <= self.p_max <= 1.0:
             raise DQBenchError(f"degree_quant needs 0 <= p_min <= p_max <= 1, got p_min={self.p_min}, "
                                f"p_max={self.p_max}")
-        self.tail = (DEFAULT_TAIL[8] if bits >= 8 else DEFAULT_TAIL[4]) if tail is None else tail
-        if not 0.0 <= self.tail < 0.5:
-            raise DQBenchError(f"degree_quant tail must be in [0, 0.5), got {self.tail}")
-        self.momentum = momentum
-        self.masking, self.percentile, self.clip_grad = masking, percentile, clip_grad
+        self.tail = _defaults(self.bits, DEFAULT_TAIL) if tail is None else float(tail)
+        self.momentum, self.sample_size = momentum, int(sample_size)
+        if self.sample_size < 16:
+            raise DQBenchError(f"degree_quant sample_size must be at least 16, got {sample_size}")
+        self.masking, self.percentile, self.clip_grad = bool(masking), bool(percentile), bool(clip_grad)
+        self._activation("node")  # validates tail and momentum now, not mid-run
+
+    @property
+    def backward(self) -> str:
+        return "clip" if self.clip_grad else "ste"
 
     def transform(self, data):
-        if self.masking:
-            from torch_geometric.utils import degree
+        """A shallow copy of ``data`` with ``dq_prob``: each node's protection probability from its in-degree rank."""
+        if not self.masking:
+            return data
+        from torch_geometric.utils import degree
 
-            data = data.clone()
-            data.dq_prob = protection_probability(degree(data.edge_index[1], data.num_nodes), self.p_min, self.p_max)
+        data = data.clone()
+        in_degree = degree(data.edge_index[1], data.num_nodes)
+        data.dq_prob = protection_probability(in_degree, self.p_min, self.p_max)
         return data
 
     def _activation(self, kind: str):
-        backward = "clip" if self.clip_grad else "ste"
         if not self.percentile:
-            return momentum_quantizer(self.bits, kind, self.momentum, backward)
-        return FakeQuantize(self.bits, signed=signed_for(kind),
-                            observer=PercentileObserver(self.tail, self.momentum), backward=backward)
+            return momentum_quantizer(self.bits, kind, self.momentum, self.backward)
+        observer = PercentileObserver(self.tail, self.momentum, self.sample_size)
+        return activation_quantizer(self.bits, kind, observer, self.backward)
 
     def prepare(self, model):
-        backward = "clip" if self.clip_grad else "ste"
-        fill_roles(model, lambda p: weight_quantizer(self.bits, backward) if p.kind == "param"
+        fill_roles(model, lambda p: weight_quantizer(self.bits, self.backward) if p.kind == "param"
                    else self._activation(p.kind))
         model.protector = sample_protection if self.masking else None
         return model

@@ -5,36 +5,46 @@ from __future__ import annotations
 import torch
 
 from dqbench.errors import DQBenchError
-from dqbench.methods.base import Method, fill_roles, signed_for, weight_quantizer
+from dqbench.methods.base import Method, activation_quantizer, fill_roles, quantizers, weight_quantizer
+from dqbench.methods.degree_quant import DEFAULT_TAIL
 from dqbench.quant.observers import MinMaxObserver, PercentileObserver
-from dqbench.quant.quantizer import FakeQuantize
 from dqbench.registry import METHODS
+
+PTQ_OBSERVERS = ("minmax", "percentile")
 
 
 @METHODS.register("ptq")
 class PTQ(Method):
-    """Post-training quantization: FP32 training, then min/max (or percentile) calibration on the training data."""
+    """Post-training quantization: FP32 training, then min/max (or percentile, averaged over batches) calibration
+    on the training batches; the ranges are frozen afterwards."""
 
     name = "ptq"
 
-    def __init__(self, bits: int = 8, observer: str = "minmax", tail: float = 0.001):
+    def __init__(self, bits: int = 8, observer: str = "minmax", tail: float | None = None):
         super().__init__(bits)
-        if observer not in ("minmax", "percentile"):
-            raise DQBenchError(f"ptq observer must be 'minmax' or 'percentile', got {observer!r}")
-        self.observer, self.tail = observer, tail
+        if observer not in PTQ_OBSERVERS:
+            raise DQBenchError(f"ptq observer must be one of {', '.join(PTQ_OBSERVERS)}, got {observer!r}")
+        self.observer = observer
+        self.tail = (DEFAULT_TAIL[8] if self.bits >= 8 else DEFAULT_TAIL[4]) if tail is None else float(tail)
+        self._activation("node")  # validates tail now
 
-    def _activation(self, kind: str) -> FakeQuantize:
-        obs = MinMaxObserver() if self.observer == "minmax" else PercentileObserver(self.tail, momentum=0.5)
-        return FakeQuantize(self.bits, signed=signed_for(kind), observer=obs)
+    def _activation(self, kind: str):
+        obs = MinMaxObserver() if self.observer == "minmax" else PercentileObserver(self.tail, momentum=None)
+        return activation_quantizer(self.bits, kind, obs)
 
     @torch.no_grad()
     def calibrate(self, model, batches) -> None:
+        """Install quantizers, run ``batches`` in eval mode observing only, then freeze the ranges."""
         fill_roles(model, lambda p: weight_quantizer(self.bits) if p.kind == "param" else self._activation(p.kind))
-        quantizers = [m for m in model.modules() if isinstance(m, FakeQuantize)]
+        qs = quantizers(model)
         model.eval()
-        for q in quantizers:
+        for q in qs:
             q.calibrating = True
-        for batch in batches:
-            model(batch)
-        for q in quantizers:
-            q.calibrating = False
+        try:
+            for batch in batches:
+                model(batch)
+        finally:
+            for q in qs:
+                q.calibrating = False
+        for q in qs:
+            q.freeze()

@@ -6,13 +6,15 @@ from dqbench.registry import METHODS
 
 @METHODS.register("qat")
 class QAT(Method):
-    """Naive QAT: all roles fake-quantized from the first step, STE backward, EMA min/max range tracking."""
+    """Naive QAT: all roles fake-quantized from the first step, STE backward, EMA min/max range tracking
+    (weights: their current min/max)."""
 
     name = "qat"
 
     def __init__(self, bits: int = 8, momentum: float = 0.01):
         super().__init__(bits)
         self.momentum = momentum
+        momentum_quantizer(self.bits, "node", momentum)  # validates momentum now, not mid-run
 
     def prepare(self, model):
         fill_roles(model, lambda p: weight_quantizer(self.bits) if p.kind == "param"

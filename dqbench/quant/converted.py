@@ -13,10 +13,13 @@ from dqbench.quant.fake_quant import quantize
 from dqbench.quant.qparams import QParams
 
 FP32_BITS = 32
+WEIGHT_SUFFIX = ".lin.weight"  # a QLinear at "<path>" keeps its weight at "<path>.lin.weight"
 
 
 @dataclass
 class QTensor:
+    """Integer codes (int8 storage, also for fewer bits; int32 for biases) and their qparams."""
+
     values: torch.Tensor
     qparams: QParams
 
@@ -34,33 +37,35 @@ class ConvertedModel:
     weights: dict[str, QTensor] = field(default_factory=dict)
     activations: dict[str, QParams] = field(default_factory=dict)
 
-    def _float_tensors(self) -> dict[str, torch.Tensor]:
-        quantized = set(self.weights)
-        return {k: v for k, v in self.float_state.items()
-                if k not in quantized and v.is_floating_point()}
+    def _float_params(self) -> dict[str, torch.Tensor]:
+        """Float tensors kept as they are (everything but the quantized weights; no integer counters)."""
+        return {k: v for k, v in self.float_state.items() if k not in self.weights and v.is_floating_point()}
 
     def size_bytes(self) -> int:
-        """Integer weights at their bit width (+ scale and zero point), everything else float32."""
+        """Integer weights packed at their bit width (+ 8 bytes of qparams each), float tensors at 4 bytes,
+        8 bytes per activation qparams."""
         size = sum((w.values.numel() * w.qparams.bits + 7) // 8 + 8 for w in self.weights.values())
-        size += sum(4 * v.numel() for v in self._float_tensors().values())
+        size += sum(4 * v.numel() for v in self._float_params().values())
         return int(size + 8 * len(self.activations))
 
     def avg_bits(self) -> float:
-        """Parameter-weighted average bit width."""
-        total = sum(w.values.numel() for w in self.weights.values())
+        """Parameter-weighted average bit width over all stored tensors (float ones count 32)."""
+        quantized = sum(w.values.numel() for w in self.weights.values())
         bits = sum(w.values.numel() * w.qparams.bits for w in self.weights.values())
-        floats = sum(v.numel() for v in self._float_tensors().values())
-        return (bits + FP32_BITS * floats) / max(total + floats, 1)
+        floats = sum(v.numel() for v in self._float_params().values())
+        return (bits + FP32_BITS * floats) / max(quantized + floats, 1)
 
     def bitops(self) -> float:
-        """BitOPs per node of the dense layers: sum of MACs x weight bits x input-activation bits."""
+        """Estimated BitOPs per row of the dense layers: sum over linear weights of MACs x weight bits x input
+        bits (input bits = the model's activation bits; 32 for float layers). Aggregation is not counted."""
         total = 0.0
-        for name, w in self.weights.items():
-            in_bits = self.bits if self.bits != FP32_BITS else FP32_BITS
-            total += w.values.numel() * w.qparams.bits * in_bits
-        for name, v in self.float_state.items():
-            if name.endswith("lin.weight") and name not in self.weights:
-                total += v.numel() * FP32_BITS * FP32_BITS
+        for name, value in self.float_state.items():
+            if not name.endswith(WEIGHT_SUFFIX):
+                continue
+            if name in self.weights:
+                total += value.numel() * self.weights[name].qparams.bits * min(self.bits, FP32_BITS)
+            else:
+                total += value.numel() * FP32_BITS * FP32_BITS
         return total
 
     def simulate(self):
@@ -76,13 +81,19 @@ class ConvertedModel:
             path, role = key.rsplit(":", 1)
             model.set_quantizer(path, role, FixedQuantize(qp))
         for name, w in self.weights.items():
-            path = name.rsplit(".", 2)[0]  # "<QLinear path>.lin.weight"
-            model.set_quantizer(path, "weight", FixedQuantize(w.qparams))
+            model.set_quantizer(name[: -len(WEIGHT_SUFFIX)], "weight", FixedQuantize(w.qparams))
         return model.eval()
 
 
+def storage_dtype(qp: QParams) -> torch.dtype:
+    """int8 holds every signed width and unsigned up to 7 bits; unsigned 8-bit codes need uint8."""
+    return torch.uint8 if not qp.signed and qp.bits == 8 else torch.int8
+
+
+@torch.no_grad()
 def convert_model(model, method: str, bits: int) -> ConvertedModel:
-    """Freeze every filled role of ``model`` into integer weights and activation qparams."""
+    """Freeze every filled role of ``model``: integer weights for weight points, qparams for activation points.
+    Roles whose quantizer never observed anything (they pass values through) are left out."""
     state = {k: v.detach().clone() for k, v in model.state_dict().items() if ".quant." not in k}
     conv = ConvertedModel(arch=model.arch_name, arch_kwargs=dict(model.arch_kwargs), method=method, bits=bits,
                           float_state=state)
@@ -90,13 +101,17 @@ def convert_model(model, method: str, bits: int) -> ConvertedModel:
         quantizer = model.get_quantizer(point.path, point.role)
         if not hasattr(quantizer, "qparams"):
             continue
-        if hasattr(quantizer, "observer") and not bool(quantizer.observer.initialized):
+        if point.kind == "param":
+            weight = model.get_submodule(point.path).weight.detach()
+            if getattr(quantizer, "dynamic", False) and not quantizer.frozen:
+                quantizer.observer(weight)  # the range of the weight as it is now
+        observer = getattr(quantizer, "observer", None)
+        if observer is not None and not bool(observer.initialized):
             continue
         qp = quantizer.qparams()
         if point.kind == "param":
-            weight = model.get_submodule(point.path).weight.detach()
             codes = quantize(weight, qp.scale, qp.zero_point, qp.qmin, qp.qmax)
-            conv.weights[f"{point.path}.lin.weight"] = QTensor(codes.to(torch.int8 if qp.signed else torch.uint8), qp)
+            conv.weights[f"{point.path}{WEIGHT_SUFFIX}"] = QTensor(codes.to(storage_dtype(qp)), qp)
         else:
             conv.activations[f"{point.path}:{point.role}"] = qp
     return conv

@@ -1,4 +1,8 @@
-"""Fake quantization (quantize then dequantize) with straight-through or gradient-clipping backward."""
+"""Fake quantization (quantize, then dequantize) with a straight-through or a gradient-clipping backward.
+
+Forward: ``q = clamp(round(x / scale) + zero_point, qmin, qmax)``, ``x_hat = (q - zero_point) * scale``
+(``round`` is ``torch.round``: half to even). The integer engine reproduces exactly these float operations.
+"""
 
 from __future__ import annotations
 
@@ -8,23 +12,26 @@ BACKWARDS = ("ste", "clip")
 
 
 def quantize(x: torch.Tensor, scale: float, zero_point: int, qmin: int, qmax: int) -> torch.Tensor:
-    """Integer codes (as float): clamp(round(x / scale) + zero_point, qmin, qmax); round half to even."""
+    """Integer codes (as float): clamp(round(x / scale) + zero_point, qmin, qmax)."""
     return torch.clamp(torch.round(x / scale) + zero_point, qmin, qmax)
 
 
 def dequantize(q: torch.Tensor, scale: float, zero_point: int) -> torch.Tensor:
+    """Back to real values: (q - zero_point) * scale."""
     return (q - zero_point) * scale
 
 
 class _FakeQuant(torch.autograd.Function):
+    """Same arithmetic as quantize/dequantize, done in place on one buffer (few passes over memory)."""
+
     @staticmethod
     def forward(ctx, x, scale, zero_point, qmin, qmax, clip):
-        out = dequantize(quantize(x, scale, zero_point, qmin, qmax), scale, zero_point)
-        if clip:
-            lo, hi = (qmin - zero_point) * scale, (qmax - zero_point) * scale
-            ctx.save_for_backward((x >= lo) & (x <= hi))
+        codes = torch.round(x / scale).add_(zero_point)
+        clamped = codes.clamp(qmin, qmax)
         ctx.clip = clip
-        return out
+        if clip:
+            ctx.save_for_backward(clamped == codes)  # False exactly where x saturates
+        return clamped.sub_(zero_point).mul_(scale)
 
     @staticmethod
     def backward(ctx, grad):
@@ -36,5 +43,6 @@ class _FakeQuant(torch.autograd.Function):
 
 def fake_quantize(x: torch.Tensor, scale: float, zero_point: int, qmin: int, qmax: int,
                   backward: str = "ste") -> torch.Tensor:
-    """Quantize-dequantize ``x``; backward ``"ste"`` passes gradients through, ``"clip"`` zeroes saturated ones."""
+    """Quantize-dequantize ``x``; backward ``"ste"`` passes gradients through, ``"clip"`` zeroes them where ``x``
+    falls outside the representable range (saturates)."""
     return _FakeQuant.apply(x, float(scale), int(zero_point), int(qmin), int(qmax), backward == "clip")

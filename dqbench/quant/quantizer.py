@@ -1,51 +1,65 @@
-"""Quantizer modules filled into a model's roles: learnable-range FakeQuantize and frozen FixedQuantize."""
+"""Quantizer modules filled into a model's roles: observing ``FakeQuantize`` and frozen ``FixedQuantize``.
+
+Both are called as ``quantizer(x, protect=None)``; ``protect`` is a bool mask over the rows of ``x``.
+"""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
+from dqbench.errors import DQBenchError
 from dqbench.quant.fake_quant import BACKWARDS, fake_quantize
 from dqbench.quant.observers import Observer
 from dqbench.quant.qparams import QParams, check_bits
 
 
-def _keep_protected(x: torch.Tensor, out: torch.Tensor, protect: torch.Tensor) -> torch.Tensor:
-    """Rows flagged in ``protect`` keep their full-precision value."""
+def keep_protected(x: torch.Tensor, out: torch.Tensor, protect: torch.Tensor) -> torch.Tensor:
+    """``out`` with the rows flagged in ``protect`` replaced by their full-precision values from ``x``."""
     return torch.where(protect.view(-1, *([1] * (x.dim() - 1))), x, out)
 
 
 class FakeQuantize(nn.Module):
-    """Observe a range, then fake-quantize. In training, protected rows pass through at full precision and are
-    left out of the range tracking; in eval every row is quantized with the frozen range."""
+    """Observe a range, then fake-quantize with it.
 
-    def __init__(self, bits: int, signed: bool = True, observer: Observer | None = None, backward: str = "ste"):
+    Training: the non-protected rows update the observer and are fake-quantized; protected rows pass through
+    in full precision. Eval: every row is quantized with the range as it stands (no observing), unless
+    ``dynamic`` (weights: the range always follows the current tensor). ``calibrating``: observe only, return
+    ``x`` unchanged (PTQ). ``frozen``: never observe again. Before the first observation ``x`` passes through.
+    """
+
+    def __init__(self, bits: int, signed: bool = True, observer: Observer | None = None, backward: str = "ste",
+                 dynamic: bool = False):
         super().__init__()
         if backward not in BACKWARDS:
-            raise ValueError(f"backward must be one of {BACKWARDS}")
+            raise DQBenchError(f"unknown backward {backward!r}; use one of: {', '.join(BACKWARDS)}")
         self.bits = check_bits(bits)
-        self.signed = signed
+        self.signed = bool(signed)
         self.observer = observer if observer is not None else Observer()
         self.backward = backward
+        self.dynamic = dynamic
         self.calibrating = False
+        self.frozen = False
 
     def qparams(self) -> QParams:
         return QParams.from_range(float(self.observer.lo), float(self.observer.hi), self.bits, self.signed)
 
+    def freeze(self) -> "FakeQuantize":
+        self.frozen = True
+        return self
+
     def forward(self, x: torch.Tensor, protect: torch.Tensor | None = None) -> torch.Tensor:
-        if self.training or self.calibrating:
-            seen = x if protect is None else x[~protect]
-            self.observer(seen)
+        protect = protect if self.training else None
+        if not self.frozen and (self.training or self.calibrating or self.dynamic):
+            self.observer(x, protect)
         if self.calibrating or not bool(self.observer.initialized):
             return x
         qp = self.qparams()
         out = fake_quantize(x, qp.scale, qp.zero_point, qp.qmin, qp.qmax, self.backward)
-        if self.training and protect is not None:
-            out = _keep_protected(x, out, protect)
-        return out
+        return out if protect is None else keep_protected(x, out, protect)
 
     def extra_repr(self) -> str:
-        return f"bits={self.bits}, signed={self.signed}, backward={self.backward}"
+        return f"bits={self.bits}, signed={self.signed}, backward={self.backward}, dynamic={self.dynamic}"
 
 
 class FixedQuantize(nn.Module):

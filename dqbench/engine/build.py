@@ -1,0 +1,69 @@
+"""Locate the compiled kernel core; if a source checkout has not been built, compile it once with the system
+C++ compiler into a cache directory (``DQBENCH_CACHE``/engine). Returns None when no compiler is available:
+the engine then uses its pure-PyTorch path."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import os
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+CSRC = Path(__file__).resolve().parent / "csrc"
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("DQBENCH_CACHE") or str(Path.home() / ".cache" / "dqbench")
+    return Path(base) / "engine"
+
+
+def _source_hash() -> str:
+    h = hashlib.sha1()
+    for p in sorted(CSRC.glob("*")):
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    h.update(sys.version.encode())
+    return h.hexdigest()[:12]
+
+
+def _import_from(path: Path):
+    spec = importlib.util.spec_from_file_location("dqbench.engine._kernels", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _compile(out: Path) -> None:
+    import pybind11
+
+    cxx = os.environ.get("CXX", "g++")
+    flags = ["-O3", "-std=c++17", "-fopenmp", "-ffp-contract=off", "-fno-fast-math", "-fvisibility=hidden",
+             "-shared", "-fPIC"]
+    includes = [f"-I{pybind11.get_include()}", f"-I{sysconfig.get_paths()['include']}", f"-I{CSRC}"]
+    tmp = out.with_suffix(f".{os.getpid()}.tmp")
+    cmd = [cxx, *flags, *includes, str(CSRC / "kernels.cpp"), "-o", str(tmp)]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=600)
+    os.replace(tmp, out)
+
+
+def load_kernels():
+    """The ``_kernels`` module, or None if it is neither installed nor buildable here."""
+    try:
+        return importlib.import_module("dqbench.engine._kernels")
+    except ImportError:
+        pass
+    if os.environ.get("DQBENCH_NO_JIT"):
+        return None
+    suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
+    out = _cache_dir() / f"_kernels-{_source_hash()}{suffix}"
+    try:
+        if not out.exists():
+            out.parent.mkdir(parents=True, exist_ok=True)
+            _compile(out)
+        return _import_from(out)
+    except (OSError, ImportError, subprocess.SubprocessError):
+        return None

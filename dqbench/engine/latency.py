@@ -1,0 +1,312 @@
+"""Latency trials: the INT8 engine against its controls on the same graph, same thread count, measured side by
+side (round-robin, after warm-up), raw samples kept.
+
+Controls:
+* ``pyg``     FP32 torch_geometric model as users run it (GCNConv / GINConv / GATConv on edge_index)
+* ``pyg_csr`` the same convs on a ``torch.sparse_csr_tensor`` adjacency (GCN normalisation cached)
+* ``fp32``    FP32 kernels of the engine's structure: MKL linear + hand-written AVX-512 CSR SpMM, fused epilogue
+* ``int32``   the engine's integer program on int32 data (int32 GEMM / SpMM, same fused epilogue; GCN only)
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import torch
+
+from dqbench.engine import kernels as K
+from dqbench.engine.lower import lower
+from dqbench.engine.program import GemmOp, QuantizeOp, SpmmOp
+
+ALL_CONTROLS = ("pyg", "pyg_csr", "fp32", "int32")
+
+
+# -- statistics ------------------------------------------------------------------------------------------------
+def stats(samples: list[float]) -> dict:
+    """pytest-benchmark-style statistics of raw seconds."""
+    s = sorted(samples)
+    q = statistics.quantiles(s, n=4) if len(s) >= 2 else [s[0], s[0], s[0]]
+    return {"min": s[0], "max": s[-1], "mean": statistics.fmean(s), "stddev": statistics.stdev(s) if len(s) > 1 else 0.0,
+            "median": statistics.median(s), "iqr": q[2] - q[0], "rounds": len(s)}
+
+
+def measure(fns: dict, rounds: int, warmup: int) -> dict[str, list[float]]:
+    """Time every callable ``rounds`` times, interleaved round-robin so machine noise hits all alike."""
+    with torch.no_grad():
+        for _ in range(max(warmup, 0)):
+            for fn in fns.values():
+                fn()
+        samples = {name: [] for name in fns}
+        for _ in range(rounds):
+            for name, fn in fns.items():
+                t0 = time.perf_counter()
+                fn()
+                samples[name].append(time.perf_counter() - t0)
+    return samples
+
+
+# -- model + data ----------------------------------------------------------------------------------------------
+def trial_data(dataset):
+    split = dataset.split(0)
+    if split.data is not None:
+        return split.data
+    from torch_geometric.data import Batch
+
+    return Batch.from_data_list(list(split.test) or list(split.train))
+
+
+def converted_for_trial(trial: dict, dataset, data):
+    """Build the model, fill its roles with the method, calibrate on the graph (latency needs no training)."""
+    from dqbench.registry import ARCHS, METHODS
+
+    torch.manual_seed(int(trial.get("seed", 0)))
+    model = ARCHS.get(trial["arch_name"])(in_channels=dataset.num_features, out_channels=dataset.out_channels,
+                                          task=dataset.task, **trial.get("arch_kwargs", {}))
+    kwargs = dict(trial.get("method_kwargs", {}))
+    if trial["method_name"] != "fp32":
+        kwargs["bits"] = trial["bits"]
+    method = METHODS.get(trial["method_name"])(**kwargs)
+    data = method.transform(data)
+    model = method.prepare(model)
+    if trial["method_name"] == "ptq":
+        method.calibrate(model, [data])
+    else:
+        model.train()
+        with torch.no_grad():
+            model(data)
+    return method.convert(model.eval())
+
+
+def pyg_model(arch: str, sim, task: str, cached: bool = False):
+    """A torch_geometric model with the simulated model's float weights (the FP32 baseline users would run)."""
+    from torch import nn
+    from torch_geometric.nn import GATConv, GCNConv, GINConv
+
+    layers = []
+    for layer in sim.convs:
+        if arch == "gcn":
+            w = layer.lin.lin.weight
+            conv = GCNConv(w.size(1), w.size(0), cached=cached)
+            conv.lin.weight.data.copy_(w.data)
+            conv.bias.data.copy_(layer.bias.data)
+        elif arch == "gin":
+            mlp = nn.Sequential(layer.lin1.lin, layer.bn1, nn.ReLU(), layer.lin2.lin,
+                                *([layer.bn2, nn.ReLU()] if layer.bn2 is not None else []))
+            conv = GINConv(mlp)
+        else:
+            w = layer.lin.lin.weight
+            conv = GATConv(w.size(1), layer.channels, heads=layer.heads, concat=True)
+            conv.lin.weight.data.copy_(w.data)
+            conv.att_src.data.copy_(layer.att_src.data)
+            conv.att_dst.data.copy_(layer.att_dst.data)
+            conv.bias.data.copy_(layer.bias.data)
+        layers.append((conv, "elu" if arch == "gat" else "relu", layer))
+    last_act = task != "node"
+
+    def forward(x, adj):
+        for i, (conv, act, _) in enumerate(layers):
+            x = conv(x, adj)
+            if i < len(layers) - 1 or last_act:
+                if arch == "gcn":
+                    x = torch.relu(x)
+                elif arch == "gat":
+                    x = torch.nn.functional.elu(x)
+        return x
+
+    for conv, _, _ in layers:
+        conv.eval()
+    return forward, layers
+
+
+def fp32_control(arch: str, sim, data, threads: int):
+    """The engine's structure in FP32: MKL linear + hand-written CSR SpMM with fused bias/self/ReLU."""
+    from dqbench.archs.gcn import gcn_norm_weights
+
+    kern = K.kernels()
+    if kern is None or arch not in ("gcn", "gin") or not kern.cpu_has("vnni"):
+        return None
+    n = data.num_nodes
+    if arch == "gcn":
+        ei, w = gcn_norm_weights(data.edge_index, n)
+        g, perm = K.Csr.from_edges(ei[0], ei[1], n)
+        wf = w[perm].float().contiguous()
+    else:
+        g, _ = K.Csr.from_edges(data.edge_index[0], data.edge_index[1], n)
+        wf = None
+    folded = []
+    for layer in sim.convs:
+        if arch == "gcn":
+            folded.append((layer.lin.lin.weight.detach().t().contiguous(), layer.bias.detach(), not layer.last))
+        else:
+            mats = []
+            for lin, bn in ((layer.lin1.lin, layer.bn1), (layer.lin2.lin, layer.bn2)):
+                W, b = lin.weight.detach(), lin.bias.detach()
+                if bn is not None:
+                    k = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
+                    W, b = W * k[:, None], (b - bn.running_mean) * k + bn.bias.detach()
+                mats.append((W.t().contiguous(), b.contiguous(), bn is not None))
+            folded.append(mats)
+
+    def spmm(x, bias, relu, self_x):
+        out = torch.empty(n, x.size(1))
+        kern.spmm_f32(K.ptr(g.indptr), K.ptr(g.indices), K.ptr(wf), n, K.ptr(x), x.size(1), K.ptr(self_x),
+                      K.ptr(bias), int(relu), K.ptr(out), "vnni", threads)
+        return out
+
+    def forward(x):
+        for item in folded:
+            if arch == "gcn":
+                W, b, relu = item
+                x = spmm(torch.mm(x, W), b, relu, None)
+            else:
+                x = x.contiguous()
+                x = spmm(x, None, False, x)
+                for W, b, relu in item:
+                    x = torch.addmm(b, x, W)
+                    if relu:
+                        x.relu_()
+        return x
+
+    return forward
+
+
+def int32_control(prog, graph, threads: int):
+    """The GCN integer program with int32 storage and int32 kernels (same ops, same fused epilogue)."""
+    kern = K.kernels()
+    if kern is None or prog.arch != "gcn" or not kern.cpu_has("vnni") or prog.task != "node":
+        return None
+    plan, g32 = [], {}
+    for op in prog.ops:
+        if isinstance(op, QuantizeOp):
+            plan.append(("q", op))
+        elif isinstance(op, GemmOp):
+            W = op.weight.codes.to(torch.int32)
+            F, Kd = W.shape
+            P = (F + 63) // 64
+            wp = torch.zeros(P * 64, Kd, dtype=torch.int32)
+            wp[:F] = W
+            plan.append(("gemm", op, wp.view(P, 64, Kd).permute(0, 2, 1).contiguous()))
+        elif isinstance(op, SpmmOp):
+            g = graph[op.graph_key]
+            g32[op.graph_key] = g.weights.to(torch.int32).view(-1).contiguous()
+            plan.append(("spmm", op))
+        else:
+            return None
+
+    def forward(x):
+        env = {}
+        for item in plan:
+            kind, op = item[0], item[1]
+            if kind == "q":
+                env[op.dst] = K.quantize("vnni", x, op.qp, threads).to(torch.int32)
+                continue
+            xin = env[op.src].contiguous()
+            r = op.req
+            out = torch.empty(xin.size(0) if kind == "gemm" else graph[op.graph_key].rows, r.F,
+                              dtype=torch.float32 if r.out_float is not None else torch.int32)
+            e = K._epi(r, out)
+            if kind == "gemm":
+                kern.gemm_i32(K.ptr(xin), xin.size(0), xin.size(1), K.ptr(item[2]), r.F, op.weight.x_zp,
+                              op.weight.w_zp, e, "vnni", threads)
+            else:
+                g = graph[op.graph_key]
+                kern.spmm_i32(K.ptr(g.indptr), K.ptr(g.indices), K.ptr(g32[op.graph_key]), g.rows, K.ptr(xin),
+                              op.x_zp, xin.size(1), e, "vnni", threads)
+            env[op.dst] = out
+        return env[prog.output]
+
+    return forward
+
+
+def memory_bytes(prog, graph, env, data) -> dict:
+    """Activations (every intermediate tensor of one run) and weights, from tensor sizes; FP32 equivalents."""
+    acts = sum(v.numel() * v.element_size() for k, v in env.items() if k != "x" and torch.is_tensor(v))
+    acts_fp32 = sum(v.numel() * 4 for k, v in env.items() if k != "x" and torch.is_tensor(v))
+    weights = prog.weight_bytes()
+    weights_fp32 = sum(op.weight.codes.numel() * 4 for op in prog.ops if isinstance(op, GemmOp))
+    gbytes = 0
+    for v in graph.values():
+        if isinstance(v, K.Csr):
+            gbytes += sum(t.numel() * t.element_size() for t in (v.indptr, v.indices, v.weights) if t is not None)
+    return {"int8_activations": acts, "int8_weights": weights, "int8_total": acts + weights,
+            "fp32_activations": acts_fp32, "fp32_weights": weights_fp32, "fp32_total": acts_fp32 + weights_fp32,
+            "graph": gbytes}
+
+
+# -- the trial -------------------------------------------------------------------------------------------------
+def run_latency_trial(trial: dict, dataset) -> dict:
+    """INT8 engine vs controls on one graph at ``trial['threads']`` threads; raises LoweringError if the model
+    cannot be lowered (the runner records the trial as skipped)."""
+    threads = int(trial.get("threads") or 1)
+    rounds, warmup = int(trial.get("rounds", 20)), int(trial.get("warmup", 3))
+    wanted = list(trial.get("controls") or ALL_CONTROLS)
+    if "pyg" in wanted and "pyg_csr" not in wanted:
+        wanted.append("pyg_csr")
+    data = trial_data(dataset)
+    conv = converted_for_trial(trial, dataset, data)
+    prog = lower(conv, backend=trial.get("backend", "auto"))
+    old_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        t0 = time.perf_counter()
+        graph = prog.prepare(data)
+        prepare_s = time.perf_counter() - t0
+        x = data.x.float().contiguous()
+        fns = {"int8": lambda: prog.execute(x, graph, threads=threads)}
+        sim = conv.simulate()
+        controls_skipped = []
+        if "pyg" in wanted or "pyg_csr" in wanted:
+            forward, _ = pyg_model(conv.arch, sim, dataset.task, cached=True)
+            n = data.num_nodes
+            ei = data.edge_index
+            adj = torch.sparse_coo_tensor(torch.stack([ei[1], ei[0]]), torch.ones(ei.size(1)), (n, n))
+            adj = adj.coalesce().to_sparse_csr()
+            if "pyg" in wanted:
+                fwd_default, _ = pyg_model(conv.arch, sim, dataset.task)
+                fns["pyg"] = lambda: fwd_default(x, ei)
+            fns["pyg_csr"] = lambda: forward(x, adj)
+        if "fp32" in wanted:
+            f = fp32_control(conv.arch, sim, data, threads)
+            if f is None:
+                controls_skipped.append("fp32")
+            else:
+                fns["fp32"] = lambda: f(x)
+        int32_equal = None
+        if "int32" in wanted:
+            f = int32_control(prog, graph, threads)
+            if f is None:
+                controls_skipped.append("int32")
+            else:
+                fns["int32"] = lambda: f(x)
+                with torch.no_grad():
+                    int32_equal = bool(torch.equal(f(x), prog.execute(x, graph, threads=threads)))
+        samples = measure(fns, rounds, warmup)
+        stage_runs = []
+        with torch.no_grad():
+            for _ in range(max(3, min(rounds, 10))):
+                t = {}
+                prog.execute(x, graph, timings=t, threads=threads)
+                stage_runs.append(t)
+            env = prog.execute(x, graph, trace=True, threads=threads)
+    finally:
+        torch.set_num_threads(old_threads)
+    st = {name: stats(s) for name, s in samples.items()}
+    med = {name: s["median"] for name, s in st.items()}
+    pyg_best = min(v for k, v in med.items() if k.startswith("pyg")) if any(k.startswith("pyg") for k in med) else None
+    metrics = {
+        "backend": prog.backend, "threads": threads, "num_nodes": int(data.num_nodes),
+        "num_edges": int(data.edge_index.size(1)), "prepare_graph_s": prepare_s,
+        "median_s": med,
+        "speedup": {**{f"vs_{k}": med[k] / med["int8"] for k in med if k != "int8"},
+                    **({"vs_pyg_best": pyg_best / med["int8"]} if pyg_best else {})},
+        "stages_s": {k: statistics.median(t.get(k, 0.0) for t in stage_runs)
+                     for k in sorted({k for t in stage_runs for k in t})},
+        "memory_bytes": memory_bytes(prog, graph, env, data),
+        "stats": st,
+        "controls_skipped": ",".join(controls_skipped),
+        "precision": "; ".join(f"{op}: {p}" for op, p in prog.precision_report()),
+    }
+    if int32_equal is not None:
+        metrics["int32_matches_int8"] = int32_equal
+    return {"metrics": metrics, "samples": samples}

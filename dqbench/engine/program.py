@@ -1,0 +1,180 @@
+"""IntProgram: a plain list of integer ops (with their integer tensors and requantization constants) that runs
+a lowered model. Values live in an environment keyed by "<module path>:<role>" of the quantizer whose codes they
+hold (the same keys as ``ConvertedModel.activations``), so traces line up with the simulated model."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from dqbench.engine import kernels as K
+from dqbench.quant.qparams import QParams
+
+STAGES = ("quantize_input", "gemm", "spmm", "requantize", "attention", "other")
+
+
+@dataclass
+class Op:
+    name: str
+    src: str
+    dst: str
+
+    stage = "other"
+    precision = "INT8"
+
+    def run(self, env: dict, graph: dict, backend: str, threads: int) -> None:
+        raise NotImplementedError
+
+    def tensors(self) -> list[torch.Tensor]:
+        """Constant tensors this op keeps (weights, tables), for memory accounting."""
+        return []
+
+
+@dataclass
+class QuantizeOp(Op):
+    qp: QParams = None
+    stage = "quantize_input"
+    precision = "FP32->INT8"
+
+    def run(self, env, graph, backend, threads):
+        env[self.dst] = K.quantize(backend, env[self.src], self.qp, threads)
+
+
+@dataclass
+class GemmOp(Op):
+    weight: K.PackedWeight = None
+    req: K.Requant = None
+    stage = "gemm"
+    precision = "INT8 x INT8 -> INT32, fused requantize"
+
+    def run(self, env, graph, backend, threads):
+        env[self.dst] = K.gemm(backend, env[self.src], self.weight, self.req, threads)
+
+    def tensors(self):
+        return [self.weight.packed, self.weight.colterm, self.req.alpha]
+
+
+@dataclass
+class SpmmOp(Op):
+    graph_key: str = ""
+    x_zp: int = 0
+    req: K.Requant = None
+    self_key: str | None = None
+    row_div_key: str | None = None
+    stage = "spmm"
+    precision = "INT8 (UINT8 edge weights) -> INT32, fused requantize"
+
+    def run(self, env, graph, backend, threads):
+        g = graph[self.graph_key]
+        self_codes = env[self.self_key] if self.self_key else None
+        row_div = graph[self.row_div_key] if self.row_div_key else None
+        env[self.dst] = K.spmm(backend, g, env[self.src], self.x_zp, self.req, self_codes, row_div, threads)
+
+    def tensors(self):
+        return [t for t in (self.req.alpha, self.req.beta, self.req.lut) if t is not None]
+
+
+@dataclass
+class LutOp(Op):
+    table: torch.Tensor = None
+    stage = "requantize"
+    precision = "INT8 -> INT8 (256-entry table)"
+
+    def run(self, env, graph, backend, threads):
+        env[self.dst] = K.lut8(backend, env[self.src], self.table, threads)
+
+
+@dataclass
+class AliasOp(Op):
+    """The requantization is the identity (equal qparams): share the codes."""
+
+    stage = "other"
+    precision = "INT8 (identity requantization)"
+
+    def run(self, env, graph, backend, threads):
+        env[self.dst] = env[self.src]
+
+
+@dataclass
+class AttentionOp(Op):
+    """GAT attention in float (as the model defines it): logits, leaky ReLU, per-destination softmax; the
+    coefficients are then quantized to unsigned codes and stored as the edge weights of ``graph[dst_graph]``."""
+
+    qp_h: QParams = None
+    qp_att: QParams = None
+    att_src: torch.Tensor = None
+    att_dst: torch.Tensor = None
+    heads: int = 1
+    base_graph: str = "gat"
+    dst_graph: str = ""
+    stage = "attention"
+    precision = "FP32 (logits, softmax) -> UINT8 coefficients"
+
+    def run(self, env, graph, backend, threads):
+        import torch.nn.functional as F
+        from torch_geometric.utils import softmax
+
+        base = graph[self.base_graph]
+        src, dst, perm, n = base["src"], base["dst"], base["perm"], base["n"]
+        q = env[self.src]
+        h = ((q.float() - self.qp_h.zero_point) * self.qp_h.scale).view(n, self.heads, -1)
+        logits = F.leaky_relu((h * self.att_src).sum(-1)[src] + (h * self.att_dst).sum(-1)[dst], 0.2)
+        alpha = softmax(logits, dst, num_nodes=n)
+        codes = K.quantize_torch(alpha, self.qp_att) - self.qp_att.zero_point
+        env[self.dst] = codes.to(torch.uint8)
+        graph[self.dst_graph] = base["csr"].with_weights(codes[perm].to(torch.uint8), self.heads)
+
+    def tensors(self):
+        return [self.att_src, self.att_dst]
+
+
+@dataclass
+class IntProgram:
+    arch: str
+    task: str
+    backend: str
+    ops: list[Op]
+    output: str
+    graph_spec: dict = field(default_factory=dict)   # what prepare() must build (see lower.py)
+    notes: list[tuple[str, str]] = field(default_factory=list)
+    threads: int | None = None
+
+    def prepare(self, data) -> dict:
+        """Graph structures for ``data`` (CSR in destination order, quantized edge weights): built once per graph,
+        like a cached adjacency."""
+        from dqbench.engine.graph import prepare_graph
+
+        return prepare_graph(self.graph_spec, data)
+
+    def execute(self, x: torch.Tensor, graph: dict, *, trace: bool = False, timings: dict | None = None,
+                threads: int | None = None):
+        """Run the ops on input features ``x``; returns the float logits (or the whole environment if trace)."""
+        threads = K.default_threads(threads or self.threads)
+        env = {"x": x}
+        graph = dict(graph)
+        for op in self.ops:
+            t0 = time.perf_counter() if timings is not None else 0.0
+            op.run(env, graph, self.backend, threads)
+            if timings is not None:
+                timings[op.stage] = timings.get(op.stage, 0.0) + time.perf_counter() - t0
+        return env if trace else env[self.output]
+
+    def run(self, data) -> torch.Tensor:
+        with torch.no_grad():
+            return self.execute(data.x, self.prepare(data))
+
+    __call__ = run
+
+    def precision_report(self) -> list[tuple[str, str]]:
+        """(op, precision) for every op, plus the notes of what stays in float."""
+        return [(f"{op.name} [{type(op).__name__[:-2].lower()}]", op.precision) for op in self.ops] + list(self.notes)
+
+    def weight_bytes(self) -> int:
+        return sum(t.numel() * t.element_size() for op in self.ops for t in op.tensors())
+
+    def __repr__(self) -> str:
+        lines = [f"IntProgram({self.arch}, task={self.task}, backend={self.backend}, output={self.output!r})"]
+        lines += [f"  {op.name}: {type(op).__name__} {op.src} -> {op.dst} ({op.precision})" for op in self.ops]
+        return "\n".join(lines)

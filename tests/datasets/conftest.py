@@ -1,0 +1,43 @@
+"""Dataset-test fixtures: skip real datasets the mirror lacks; snapshot folders to prove they were not written."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+def _snapshot(folder) -> dict:
+    out = {".": folder.stat().st_mtime_ns}
+    for p in sorted(folder.rglob("*")):
+        st = p.stat()
+        out[str(p.relative_to(folder))] = (st.st_size if p.is_file() else -1, st.st_mtime_ns)
+    return out
+
+
+@pytest.fixture
+def snapshot():
+    """``snapshot(folder)``: every path under it with size and mtime."""
+    return _snapshot
+
+
+@pytest.fixture
+def real_root(data_root):
+    """``real_root(relpath)``: the session DataRoot, or skip unless the mirror or cache holds ``relpath``."""
+
+    def get(relpath: str):
+        mirrored = data_root.mirror is not None and (data_root.mirror / relpath).is_dir()
+        if not mirrored and not (data_root.cache / relpath).is_dir():
+            pytest.skip(f"{relpath} not in the data mirror; set DQBENCH_DATA_MIRROR")
+        return data_root
+
+    return get
+
+
+@pytest.fixture(autouse=True)
+def _skip_slow(request):
+    """Tests marked slow (first processing of REDDIT-BINARY, ~30 s) run only with ``-m slow`` or DQBENCH_SLOW=1."""
+    if request.node.get_closest_marker("slow") is None:
+        return
+    if os.environ.get("DQBENCH_SLOW") != "1" and "slow" not in (request.config.getoption("-m") or ""):
+        pytest.skip("slow: run with -m slow or DQBENCH_SLOW=1")

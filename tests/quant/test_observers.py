@@ -1,0 +1,90 @@
+import pytest
+import torch
+
+from dqbench.errors import DQBenchError
+from dqbench.quant.observers import MinMaxObserver, MomentumObserver, Observer, PercentileObserver
+
+
+def test_observer_tracks_latest_tensor_only():
+    obs = Observer()
+    assert not bool(obs.initialized)
+    obs(torch.tensor([-1.0, 4.0]))
+    obs(torch.tensor([0.5, 2.0]))
+    assert (float(obs.lo), float(obs.hi)) == (0.5, 2.0)
+    assert bool(obs.initialized)
+
+
+def test_minmax_keeps_extremes():
+    obs = MinMaxObserver()
+    obs(torch.tensor([-1.0, 4.0]))
+    obs(torch.tensor([-3.0, 2.0]))
+    assert (float(obs.lo), float(obs.hi)) == (-3.0, 4.0)
+
+
+def test_momentum_update_rule():
+    obs = MomentumObserver(momentum=0.1)
+    obs(torch.tensor([-1.0, 4.0]))  # first batch initialises
+    obs(torch.tensor([-3.0, 2.0]))
+    assert float(obs.lo) == pytest.approx(0.9 * -1.0 + 0.1 * -3.0)
+    assert float(obs.hi) == pytest.approx(0.9 * 4.0 + 0.1 * 2.0)
+
+
+def test_momentum_none_is_running_mean():
+    obs = MomentumObserver(momentum=None)
+    for hi in (1.0, 2.0, 6.0):
+        obs(torch.tensor([0.0, hi]))
+    assert float(obs.hi) == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("m", [0.0, -0.1, 1.5])
+def test_momentum_out_of_range_is_user_error(m):
+    with pytest.raises(DQBenchError, match="momentum"):
+        MomentumObserver(m)
+
+
+def test_protected_rows_are_not_observed():
+    x = torch.tensor([[1.0, 2.0], [100.0, -100.0], [3.0, -4.0]])
+    protect = torch.tensor([False, True, False])
+    for obs in (Observer(), MinMaxObserver(), MomentumObserver(0.5), PercentileObserver(tail=0.0)):
+        obs(x, protect)
+        assert (float(obs.lo), float(obs.hi)) == (-4.0, 3.0), type(obs).__name__
+
+
+def test_all_rows_protected_leaves_observer_untouched():
+    obs = MinMaxObserver()
+    obs(torch.ones(3, 2), torch.ones(3, dtype=torch.bool))
+    assert not bool(obs.initialized)
+
+
+def test_percentile_close_to_true_quantile_on_big_tensor():
+    torch.manual_seed(0)
+    x = torch.randn(200_000, 16)
+    obs = PercentileObserver(tail=0.01, momentum=0.5, sample_size=16384)
+    obs(x)
+    true_lo, true_hi = torch.quantile(x.reshape(-1)[:1_000_000], torch.tensor([0.01, 0.99])).tolist()
+    assert float(obs.lo) == pytest.approx(true_lo, abs=0.1)
+    assert float(obs.hi) == pytest.approx(true_hi, abs=0.1)
+    assert float(obs.hi) < float(x.max()) - 1.0  # the outliers are clipped
+
+
+def test_percentile_sampling_respects_protection_on_big_tensor():
+    x = torch.zeros(10_000, 8)
+    x[::2] = 1000.0  # every other row is huge, and protected
+    protect = torch.zeros(10_000, dtype=torch.bool)
+    protect[::2] = True
+    obs = PercentileObserver(tail=0.0, sample_size=256)
+    obs(x, protect)
+    assert float(obs.hi) == 0.0
+
+
+def test_percentile_tail_validated():
+    with pytest.raises(DQBenchError, match="tail"):
+        PercentileObserver(tail=0.6)
+
+
+def test_observer_state_round_trips_through_state_dict():
+    a = PercentileObserver(tail=0.0)
+    a(torch.tensor([-2.0, 5.0]))
+    b = PercentileObserver(tail=0.0)
+    b.load_state_dict(a.state_dict())
+    assert (float(b.lo), float(b.hi), bool(b.initialized)) == (-2.0, 5.0, True)
