@@ -16,7 +16,7 @@ from setuptools.command.build_ext import build_ext as _build_ext
 HERE = Path(__file__).resolve().parent
 CSRC = Path("dqbench") / "engine" / "csrc"
 SOURCES = [str(CSRC / "kernels.cpp")]
-CXX_FLAGS = ["-O3", "-std=c++17", "-fopenmp", "-ffp-contract=off", "-fno-fast-math", "-fvisibility=hidden"]
+CXX_FLAGS = ["-O3", "-g0", "-std=c++17", "-fopenmp", "-ffp-contract=off", "-fno-fast-math", "-fvisibility=hidden"]
 LINK_FLAGS = ["-fopenmp"]
 
 

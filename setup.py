@@ -1,4 +1,4 @@
-"""Build hook for the compiled integer-kernel core (definition in dqbench_build.py); metadata lives in pyproject.toml."""
+"""Build hook for the compiled integer-kernel core (see dqbench_build.py); metadata lives in pyproject.toml."""
 
 import sys
 from pathlib import Path

@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-report", action="store_true", help="do not write the report at the end")
     p.add_argument("--threads", type=int, help="torch intra-op threads for accuracy trials")
+    p.add_argument("--quick", action="store_true",
+                   help="first seed and fold only, at most 2 epochs: proves a suite runs (CI), not a result")
     _add_data_options(p)
     _add_filters(p)
 
@@ -95,7 +97,7 @@ def cmd_run(args) -> int:
     out = Path(args.out or Path("reports") / "runs" / suite.name)
     filters = {k: getattr(args, k) for k in ("dataset", "arch", "method", "bits") if getattr(args, k)}
     summary = run_suite(suite, out, _root(args), filters=filters, retry_failed=args.retry_failed,
-                        progress=not args.no_progress)
+                        progress=not args.no_progress, quick=args.quick)
     if not args.no_report and (summary.ran or summary.skipped):
         path = write_report(out, command="dqbench " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
         print(f"report: {path}")

@@ -13,6 +13,7 @@ from dqbench.records import read_records
 from dqbench.store import RECORDS, RUN_INFO
 
 KEYS = ["dataset", "arch", "method", "bits"]
+DEFAULT_ANCHORS = Path(__file__).resolve().parent.parent / "baselines" / "paper" / "anchors.csv"
 METHOD_ORDER = {"fp32": 0, "ptq": 1, "qat": 2, "degree_quant": 3}
 
 
@@ -78,6 +79,19 @@ def gains(summary: pd.DataFrame, method: str = "degree_quant", over: str = "qat"
     return both[[f"mean_{method}", f"std_{method}", f"mean_{over}", f"std_{over}", "gain"]].reset_index()
 
 
+def anchor_table(summary: pd.DataFrame, anchors_path: Path | None) -> pd.DataFrame:
+    """Our figure beside each published anchor of the same cell, with the difference."""
+    if summary.empty or anchors_path is None or not Path(anchors_path).exists():
+        return pd.DataFrame()
+    anchors = pd.read_csv(anchors_path)
+    ours = summary[KEYS + ["mean", "std", "n"]]
+    both = anchors.merge(ours, on=KEYS, suffixes=("_anchor", ""))
+    if both.empty:
+        return both
+    both["diff"] = both["mean"] - both["mean_anchor"]
+    return both
+
+
 def _ms(mean: float, std: float) -> str:
     return f"{mean:.2f} ± {std:.2f}"
 
@@ -91,7 +105,7 @@ def _fmt_bits(b: int) -> str:
 
 
 def markdown_tables(summary: pd.DataFrame, gain: pd.DataFrame, failures: list[dict], latency: pd.DataFrame,
-                    metric_name: str = "test score (%)") -> str:
+                    anchors: pd.DataFrame | None = None, metric_name: str = "test score (%)") -> str:
     from tabulate import tabulate
 
     parts = []
@@ -110,6 +124,12 @@ def markdown_tables(summary: pd.DataFrame, gain: pd.DataFrame, failures: list[di
                  _ms(r.mean_qat, r.std_qat), f"{r.gain:+.2f}"] for _, r in gain.iterrows()]
         parts.append("## Degree-Quant gain over naive QAT (points)\n\n" + tabulate(
             rows, headers=["dataset", "arch", "bits", "degree_quant", "qat", "gain"], tablefmt="github", disable_numparse=True))
+    if anchors is not None and not anchors.empty:
+        rows = [[r.dataset, r.arch, r.method, _fmt_bits(r.bits), _pm(r["mean"], r["std"], int(r["n"])),
+                 _ms(r.mean_anchor, r.std_anchor), f"{r['diff']:+.2f}", r.source] for _, r in anchors.iterrows()]
+        parts.append("## Against published figures\n\n" + tabulate(
+            rows, headers=["dataset", "arch", "method", "bits", "ours", "published", "diff", "source"],
+            tablefmt="github", disable_numparse=True))
     if not latency.empty:
         parts.append("## Latency\n\n" + tabulate(latency, headers="keys", tablefmt="github", showindex=False,
                                                  floatfmt=".4g"))
@@ -182,7 +202,8 @@ def plot_accuracy(summary: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
-def write_report(run_dir: str | Path, out_dir: str | Path | None = None, command: str | None = None) -> Path:
+def write_report(run_dir: str | Path, out_dir: str | Path | None = None, command: str | None = None,
+                 anchors: Path | None = DEFAULT_ANCHORS) -> Path:
     """Write report.md, summary.csv, gains.csv, latency.csv and accuracy.png; returns the markdown path."""
     info, records = load_run(run_dir)
     if not records:
@@ -203,7 +224,7 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None, command
              f"Environment: {env.get('cpu', '?')}, {env.get('cpu_count', '?')} CPUs, torch threads "
              f"{env.get('torch_threads', '?')}, flags {' '.join(env.get('cpu_flags', []))}; git {env.get('git', '?')}; "
              + ", ".join(f"{k} {v}" for k, v in env.get("packages", {}).items()), ""]
-    body = markdown_tables(summary, gain, failures, latency)
+    body = markdown_tables(summary, gain, failures, latency, anchor_table(summary, anchors))
     if not summary.empty:
         summary.to_csv(out / "summary.csv", index=False)
         df.to_csv(out / "trials.csv", index=False)

@@ -40,7 +40,7 @@ class _Datasets:
 
 
 def run_suite(suite: SuiteSpec, out: str | Path, root, filters: dict | None = None, retry_failed: bool = False,
-              progress: bool = True, log=print) -> RunSummary:
+              progress: bool = True, log=print, quick: bool = False) -> RunSummary:
     """Run (or resume) ``suite`` into ``out``. Ctrl-C stops after the finished trials are saved."""
     from dqbench.env import environment
 
@@ -52,9 +52,10 @@ def run_suite(suite: SuiteSpec, out: str | Path, root, filters: dict | None = No
                                            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                                            "environment": environment()})
     datasets = _Datasets(root)
-    num_folds = {d.label: datasets.get(d, suite.seeds[0]).num_folds for d in suite.datasets} \
+    wanted = [d for d in suite.datasets if not filters.get("dataset") or d.label in filters["dataset"]]
+    num_folds = {d.label: datasets.get(d, (d.seeds or suite.seeds)[0]).num_folds for d in wanted} \
         if suite.kind == "accuracy" else {}
-    trials = expand(suite, num_folds, filters)
+    trials = expand(suite, num_folds, filters, quick=quick)
     todo = [t for t in trials if t.trial_id not in done or (retry_failed and done[t.trial_id]["status"] == "failed")]
     summary = RunSummary(Path(out), len(trials), len(trials) - len(todo), 0, 0)
     log(f"suite {suite.name}: {len(trials)} trials, {summary.skipped} already done, {len(todo)} to run -> {out}")

@@ -16,7 +16,7 @@ from dqbench.errors import DQBenchError
 
 TOP_KEYS = {"name", "description", "kind", "seeds", "folds", "train", "datasets", "archs", "methods", "exclude",
             "latency", "compare"}
-ENTRY_KEYS = {"name", "label", "train"}  # every other key of an entry is a keyword argument
+ENTRY_KEYS = {"name", "label", "train", "seeds"}  # every other key of an entry is a keyword argument
 TRAIN_DEFAULTS: dict[str, Any] = {
     "epochs": 200, "lr": 0.01, "weight_decay": 5e-4, "patience": 0, "batch_size": 128, "select": "val_score",
     "lr_decay_step": 0, "lr_decay_factor": 0.5,
@@ -29,6 +29,7 @@ LATENCY_TYPES = {"threads": list, "rounds": int, "warmup": int, "controls": list
 COMPARE_DEFAULTS: dict[str, Any] = {"accuracy_tolerance": 0.01, "latency_tolerance": 0.10, "alpha": 0.05}
 COMPARE_TYPES = {"accuracy_tolerance": float, "latency_tolerance": float, "alpha": float}
 FP32_BITS = 32
+QUICK_EPOCHS = 2
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class Entry:
     kwargs: dict
     train: dict = field(default_factory=dict)
     bits: tuple[int, ...] = ()
+    seeds: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,12 @@ def _entries(path: str, raw: dict, section: str, registry, reserved: tuple[str, 
         if label in labels:
             _fail(path, f"two [[{section}]] entries are called '{label}'; give one a distinct 'label'")
         labels.add(label)
-        out.append(Entry(name=name, label=label, kwargs=kwargs, train=train, bits=bits))
+        seeds = ()
+        if "seeds" in item:
+            if section != "datasets":
+                _fail(path, f"[[{section}]] '{name}': 'seeds' can be set per dataset only")
+            seeds = _seeds(path, item["seeds"], f"datasets.{label}.seeds")
+        out.append(Entry(name=name, label=label, kwargs=kwargs, train=train, bits=bits, seeds=seeds))
     return tuple(out)
 
 
@@ -164,6 +171,14 @@ def _method_bits(path: str, name: str, bits: Any) -> tuple[int, ...]:
         if not isinstance(b, int) or isinstance(b, bool) or not 2 <= b <= 8:
             _fail(path, f"method '{name}': bit width {b!r} is not supported; use integers from 2 to 8")
     return tuple(values)
+
+
+def _seeds(path: str, seeds: Any, where: str) -> tuple[int, ...]:
+    if isinstance(seeds, int) and not isinstance(seeds, bool) and seeds > 0:
+        seeds = list(range(seeds))
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        _fail(path, f"{where} must be a non-empty list of integers (or a count)")
+    return tuple(seeds)
 
 
 def load_suite(path: str | Path) -> SuiteSpec:
@@ -189,11 +204,7 @@ def load_suite(path: str | Path) -> SuiteSpec:
     kind = raw.get("kind", "accuracy")
     if kind not in ("accuracy", "latency"):
         _fail(sp, f"kind must be 'accuracy' or 'latency', got {kind!r}")
-    seeds = raw.get("seeds", [0])
-    if isinstance(seeds, int) and not isinstance(seeds, bool):
-        seeds = list(range(seeds))
-    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
-        _fail(sp, "seeds must be a non-empty list of integers (or a count)")
+    seeds = _seeds(sp, raw.get("seeds", [0]), "seeds")
     folds = raw.get("folds", "all")
     if not (folds == "all" or (isinstance(folds, int) and folds >= 1)
             or (isinstance(folds, list) and all(isinstance(f, int) and f >= 0 for f in folds))):
@@ -257,20 +268,29 @@ def trial_id(config: dict) -> str:
     return "-".join(str(p) for p in parts) + "-" + digest
 
 
-def expand(suite: SuiteSpec, num_folds: dict[str, int] | None = None, filters: dict | None = None) -> list[TrialSpec]:
-    """The trial matrix, in a deterministic order. ``num_folds`` maps dataset label -> folds it has."""
+def expand(suite: SuiteSpec, num_folds: dict[str, int] | None = None, filters: dict | None = None,
+           quick: bool = False) -> list[TrialSpec]:
+    """The trial matrix, in a deterministic order. ``num_folds`` maps dataset label -> folds it has.
+
+    ``quick`` keeps the whole matrix but only the first seed and fold, with at most QUICK_EPOCHS epochs (CI).
+    """
     trials = []
     filters = filters or {}
     for d in suite.datasets:
         folds = _folds(suite.folds, (num_folds or {}).get(d.label, 1)) if suite.kind == "accuracy" else [0]
+        seeds = d.seeds or suite.seeds
+        if quick:
+            folds, seeds = folds[:1], seeds[:1]
         for a in suite.archs:
             for m in suite.methods:
                 for bits in m.bits:
                     if _excluded(suite, d, a, m, bits) or not _selected(filters, d, a, m, bits):
                         continue
                     train = {**suite.train, **d.train, **a.train, **m.train}
+                    if quick:
+                        train["epochs"] = min(train["epochs"], QUICK_EPOCHS)
                     threads_list = suite.latency["threads"] if suite.kind == "latency" else [None]
-                    for seed in suite.seeds:
+                    for seed in seeds:
                         for fold in folds:
                             for threads in threads_list:
                                 spec = TrialSpec("", suite.kind, d, a, m, bits, seed, fold, train, threads)

@@ -7,6 +7,12 @@ from pathlib import Path
 
 import pytest
 
+# One intra-op thread: tests stay fast and stable on a shared, loaded machine (subprocesses inherit it).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+import torch  # noqa: E402
+
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
 

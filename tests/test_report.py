@@ -59,3 +59,16 @@ def test_report_does_not_import_torch(tmp_path):
 def test_missing_run_dir(tmp_path):
     with pytest.raises(DQBenchError, match="not a dqbench run directory"):
         write_report(tmp_path / "nothing")
+
+
+def test_anchor_printed_beside_our_figure(tmp_path):
+    records = []
+    for seed, test in ((0, 0.60), (1, 0.64)):
+        r = _rec("qat", 4, seed, test)
+        r["config"].update(dataset="reddit-binary", arch="gin")
+        records.append(r)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "trials.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    text = write_report(run).read_text()
+    assert "Against published figures" in text and "56.20 ± 8.20" in text and "+5.80" in text

@@ -15,6 +15,14 @@ ROLES = ("input", "weight", "linear", "message", "aggregate", "update", "attenti
 KINDS = ("node", "edge", "param", "graph")
 
 
+def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """Inverted dropout (as ``F.dropout``) from a uniform mask: ~2x cheaper on CPU than its bernoulli sampling,
+    which dominated a Cora epoch through the 1433-wide input features."""
+    if not training or p == 0:
+        return x
+    return x * torch.rand_like(x).ge_(p).mul_(1.0 / (1.0 - p))
+
+
 class QuantPoint(NamedTuple):
     path: str
     role: str
@@ -100,7 +108,8 @@ class QuantGNN(nn.Module):
     def set_quantizer(self, path: str, role: str, quantizer: nn.Module) -> None:
         """Fill ``role`` of the submodule at ``path`` (called as ``quantizer(x, protect=None)``)."""
         if not isinstance(quantizer, nn.Module):
-            raise DQBenchError(f"quantizer for '{path}:{role}' must be a torch.nn.Module, got {type(quantizer).__name__}")
+            got = type(quantizer).__name__
+            raise DQBenchError(f"quantizer for '{path}:{role}' must be a torch.nn.Module, got {got}")
         self.owner(path, role).quant[role] = quantizer
 
     def get_quantizer(self, path: str, role: str) -> nn.Module:
@@ -128,7 +137,7 @@ class Readout(Quantized):
         g = scatter(x, batch, dim=0, dim_size=num_graphs, reduce=self.pool)
         g = self.q("input", g)
         g = self.lin1(g, epilogue=F.relu)
-        g = F.dropout(g, self.dropout, self.training)
+        g = dropout(g, self.dropout, self.training)
         return self.lin2(g)
 
 

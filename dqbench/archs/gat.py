@@ -8,8 +8,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from dqbench.archs.base import QLinear, Quantized, check_dropout, check_sizes, named
-from dqbench.errors import DQBenchError
+from dqbench.archs.base import dropout as apply_dropout
 from dqbench.archs.stack import StackedGNN
+from dqbench.errors import DQBenchError
 from dqbench.registry import ARCHS
 
 
@@ -44,7 +45,7 @@ class GATLayer(Quantized):
         logits = F.leaky_relu((h * self.att_src).sum(-1)[src] + (h * self.att_dst).sum(-1)[dst], 0.2)
         alpha = softmax(logits, dst, num_nodes=n)
         alpha = self.q("attention", alpha, None if mask is None else mask[src])
-        alpha = F.dropout(alpha, self.attn_dropout, self.training)
+        alpha = apply_dropout(alpha, self.attn_dropout, self.training)
         a = torch.zeros(n, self.heads, self.channels, dtype=h.dtype).index_add_(0, dst, h[src] * alpha.unsqueeze(-1))
         a = self.q("aggregate", a.reshape(n, -1), mask)
         out = a + self.bias

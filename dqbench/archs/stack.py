@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Callable
 
-import torch.nn.functional as F
 from torch import nn
 
 from dqbench.archs.base import QuantGNN, Readout, check_dropout, check_sizes, check_task, graph_index
+from dqbench.archs.base import dropout as apply_dropout
 
 
 class StackedGNN(QuantGNN):
@@ -33,7 +33,7 @@ class StackedGNN(QuantGNN):
         mask = self.protect_mask(data)
         x, edge_index = data.x, data.edge_index
         for conv in self.convs:
-            x = F.dropout(x, self.dropout, self.training)
+            x = apply_dropout(x, self.dropout, self.training)
             x = conv(x, edge_index, mask)
         if self.readout is None:
             return x

@@ -18,6 +18,7 @@ from dqbench.compare.snapshot import Snapshot, load_snapshot, select_baseline, s
 from dqbench.errors import DQBenchError
 
 WARN_PACKAGES = ("torch", "torch_geometric", "ogb")
+REFERENCE_CONTROL = "pyg"
 
 __all__ = ["Comparison", "compare_run", "main_baseline", "main_compare", "Row"]
 
@@ -41,6 +42,7 @@ def compare_run(run_dir: str | Path, baseline_dir: str | Path) -> Comparison:
         f"±{100 * settings['latency_tolerance']:g}% (median), alpha {settings['alpha']:g} — from {source}",
     ]
     warnings = _warnings(base, run, same_machine)
+    warnings += _noise_warnings(rows)
     blind = sum(r.mark == "not comparable" for r in rows)
     if blind:
         warnings.append(f"{blind} of {len(rows)} comparisons are not comparable: nothing is checked for them")
@@ -66,8 +68,20 @@ def _warnings(base: Snapshot, run: Snapshot, same_machine: bool) -> list[str]:
     return out
 
 
+def _noise_warnings(rows: list[Row]) -> list[str]:
+    """PyG reference controls run code that cannot have changed (same torch/PyG): if they moved, the machine did."""
+    moved = [r for r in rows if r.kind == "latency" and r.metric.startswith(REFERENCE_CONTROL)
+             and r.mark in ("worse", "better")]
+    if not moved:
+        return []
+    worst = max(moved, key=lambda r: abs(r.verdict.effect))
+    return [f"{len(moved)} PyG reference control(s) moved although torch/PyG are unchanged (e.g. {worst.name} "
+            f"{worst.metric} {100 * worst.verdict.effect:+.0f}%): the machine's speed changed between runs, so "
+            f"latency marks may be noise; re-run on a quiet machine before trusting them"]
+
+
 def main_compare(args) -> int:
-    """``dqbench compare RUN --baseline DIR [--out DIR]``: print markdown, write compare.md/.csv, exit 1 on regression."""
+    """``dqbench compare RUN --baseline DIR [--out DIR]``: print markdown, write compare.md/.csv; 1 on regression."""
     result = compare_run(args.run, args.baseline)
     print(result.text)
     path = write(result.rows, result.text, args.out or args.run)

@@ -157,10 +157,11 @@ def _latency_rows(bok: dict, rok: dict, bg: Group, name: str, settings: dict, wh
     rows = []
     for control in sorted(set(bs) | set(rs)):
         if control not in rs:
-            rows.append(Row("missing", "latency", name, control, bg.key, bs[control], None,
-                            note="control no longer measured"))
+            rows.append(Row("not comparable" if why else "missing", "latency", name, control, bg.key, bs[control],
+                            None, note=why or "control no longer measured"))
         elif control not in bs:
-            rows.append(Row("new", "latency", name, control, bg.key, None, rs[control], note="control not in baseline"))
+            rows.append(Row("not comparable" if why else "new", "latency", name, control, bg.key, None,
+                            rs[control], note=why or "control not in baseline"))
         else:
             v = judge_latency(bs[control], rs[control], settings["latency_tolerance"], settings["alpha"])
             rows.append(Row("not comparable" if why else v.mark, "latency", name, control, bg.key, bs[control],

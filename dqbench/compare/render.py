@@ -48,6 +48,10 @@ def _order(row: Row) -> tuple:
     return MARKS.index(row.mark), row.kind, row.name, row.metric
 
 
+def _table(rows: list[Row]) -> str:
+    return tabulate([_cells(r) for r in rows], HEADERS, tablefmt="github", disable_numparse=True)
+
+
 def markdown(rows: list[Row], title: str, context: list[str], warnings: list[str]) -> str:
     counts = Counter(r.mark for r in rows)
     regressions = sum(counts[m] for m in REGRESSIONS)
@@ -58,10 +62,9 @@ def markdown(rows: list[Row], title: str, context: list[str], warnings: list[str
     lines += ["", " · ".join(f"{m}: {counts[m]}" for m in MARKS if counts[m]) or "no trials", ""]
     flagged = sorted((r for r in rows if r.mark != "same"), key=_order)
     if flagged:
-        lines += ["### Needs attention" if any(r.mark in REGRESSIONS + ("better",) for r in flagged)
-                  else "### Changes", "", tabulate([_cells(r) for r in flagged], HEADERS, tablefmt="github", disable_numparse=True), ""]
-    lines += ["<details><summary>All comparisons</summary>", "",
-              tabulate([_cells(r) for r in sorted(rows, key=_order)], HEADERS, tablefmt="github", disable_numparse=True), "",
+        attention = any(r.mark in REGRESSIONS + ("better",) for r in flagged)
+        lines += ["### Needs attention" if attention else "### Changes", "", _table(flagged), ""]
+    lines += ["<details><summary>All comparisons</summary>", "", _table(sorted(rows, key=_order)), "",
               "</details>", ""]
     return "\n".join(lines)
 

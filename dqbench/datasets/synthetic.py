@@ -62,8 +62,12 @@ def random_masks(n: int, gen: torch.Generator, fractions=(0.6, 0.2)) -> tuple[to
 @DATASETS.register("synthetic")
 def synthetic(*, root=None, seed: int = 0, num_nodes: int = 1000, avg_degree: float = 10.0, exponent: float = 2.5,
               num_features: int = 32, num_classes: int = 4, graph_seed: int = 0) -> LoadedDataset:
-    """Seeded power-law node-classification graph of any size (random 60/20/20 split); the graph is fixed by
-    graph_seed, so trial seeds only change the model."""
+    """Seeded power-law (Chung-Lu) node-classification graph of any size, random 60/20/20 split.
+
+    The graph, features, labels and masks are fixed by ``graph_seed`` (trial seeds only change the model), so
+    every seed and method sees the same graph. Labels: argmax of a random projection of (features + neighbour
+    mean), learnable by a GNN. ``exponent`` is the power-law exponent of the degree tail.
+    """
     from torch_geometric.data import Data
 
     check_sizes("synthetic", num_nodes=(num_nodes, 2), num_features=(num_features, 1), num_classes=(num_classes, 2))

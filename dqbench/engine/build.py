@@ -41,7 +41,7 @@ def _compile(out: Path) -> None:
     import pybind11
 
     cxx = os.environ.get("CXX", "g++")
-    flags = ["-O3", "-std=c++17", "-fopenmp", "-ffp-contract=off", "-fno-fast-math", "-fvisibility=hidden",
+    flags = ["-O3", "-g0", "-std=c++17", "-fopenmp", "-ffp-contract=off", "-fno-fast-math", "-fvisibility=hidden",
              "-shared", "-fPIC"]
     includes = [f"-I{pybind11.get_include()}", f"-I{sysconfig.get_paths()['include']}", f"-I{CSRC}"]
     tmp = out.with_suffix(f".{os.getpid()}.tmp")

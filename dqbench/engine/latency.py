@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import statistics
 import time
+import warnings
 
 import torch
 
@@ -27,7 +28,8 @@ def stats(samples: list[float]) -> dict:
     """pytest-benchmark-style statistics of raw seconds."""
     s = sorted(samples)
     q = statistics.quantiles(s, n=4) if len(s) >= 2 else [s[0], s[0], s[0]]
-    return {"min": s[0], "max": s[-1], "mean": statistics.fmean(s), "stddev": statistics.stdev(s) if len(s) > 1 else 0.0,
+    sd = statistics.stdev(s) if len(s) > 1 else 0.0
+    return {"min": s[0], "max": s[-1], "mean": statistics.fmean(s), "stddev": sd,
             "median": statistics.median(s), "iqr": q[2] - q[0], "rounds": len(s)}
 
 
@@ -235,7 +237,7 @@ def memory_bytes(prog, graph, env, data) -> dict:
 
 
 # -- the trial -------------------------------------------------------------------------------------------------
-def run_latency_trial(trial: dict, dataset) -> dict:
+def run_latency_trial(trial: dict, dataset, keep_program: bool = False) -> dict:
     """INT8 engine vs controls on one graph at ``trial['threads']`` threads; raises LoweringError if the model
     cannot be lowered (the runner records the trial as skipped)."""
     threads = int(trial.get("threads") or 1)
@@ -260,27 +262,30 @@ def run_latency_trial(trial: dict, dataset) -> dict:
             forward, _ = pyg_model(conv.arch, sim, dataset.task, cached=True)
             n = data.num_nodes
             ei = data.edge_index
-            adj = torch.sparse_coo_tensor(torch.stack([ei[1], ei[0]]), torch.ones(ei.size(1)), (n, n))
-            adj = adj.coalesce().to_sparse_csr()
+            csr, _ = K.Csr.from_edges(ei[0], ei[1], n)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                adj = torch.sparse_csr_tensor(csr.indptr, csr.indices.long(), torch.ones(csr.indices.numel()),
+                                              (n, n))
             if "pyg" in wanted:
                 fwd_default, _ = pyg_model(conv.arch, sim, dataset.task)
                 fns["pyg"] = lambda: fwd_default(x, ei)
             fns["pyg_csr"] = lambda: forward(x, adj)
         if "fp32" in wanted:
-            f = fp32_control(conv.arch, sim, data, threads)
-            if f is None:
+            f32 = fp32_control(conv.arch, sim, data, threads)
+            if f32 is None:
                 controls_skipped.append("fp32")
             else:
-                fns["fp32"] = lambda: f(x)
+                fns["fp32"] = lambda: f32(x)
         int32_equal = None
         if "int32" in wanted:
-            f = int32_control(prog, graph, threads)
-            if f is None:
+            i32 = int32_control(prog, graph, threads)
+            if i32 is None:
                 controls_skipped.append("int32")
             else:
-                fns["int32"] = lambda: f(x)
+                fns["int32"] = lambda: i32(x)
                 with torch.no_grad():
-                    int32_equal = bool(torch.equal(f(x), prog.execute(x, graph, threads=threads)))
+                    int32_equal = bool(torch.equal(i32(x), prog.execute(x, graph, threads=threads)))
         samples = measure(fns, rounds, warmup)
         stage_runs = []
         with torch.no_grad():
@@ -309,4 +314,7 @@ def run_latency_trial(trial: dict, dataset) -> dict:
     }
     if int32_equal is not None:
         metrics["int32_matches_int8"] = int32_equal
-    return {"metrics": metrics, "samples": samples}
+    result = {"metrics": metrics, "samples": samples}
+    if keep_program:  # for pytest-benchmark: the program, its prepared graph and the input
+        result["program"] = (prog, graph, x)
+    return result

@@ -12,7 +12,7 @@ import torch
 
 from dqbench.engine import kernels as K
 from dqbench.engine.errors import LoweringError
-from dqbench.engine.program import (AliasOp, AttentionOp, GemmOp, IntProgram, LutOp, QuantizeOp, SpmmOp)
+from dqbench.engine.program import AliasOp, AttentionOp, GemmOp, IntProgram, LutOp, QuantizeOp, SpmmOp
 from dqbench.quant.qparams import QParams
 
 FLOAT_NOTES = [

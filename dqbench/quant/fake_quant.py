@@ -21,28 +21,43 @@ def dequantize(q: torch.Tensor, scale: float, zero_point: int) -> torch.Tensor:
     return (q - zero_point) * scale
 
 
+def row_mask(protect: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """A bool mask over the rows of ``x``, shaped to broadcast over its other dimensions."""
+    return protect.view(-1, *([1] * (x.dim() - 1)))
+
+
 class _FakeQuant(torch.autograd.Function):
-    """Same arithmetic as quantize/dequantize, done in place on one buffer (few passes over memory)."""
+    """Same arithmetic as quantize/dequantize, done in place on one buffer (few passes over memory).
+    Protected rows are copied through in the same pass; their gradient is the identity."""
 
     @staticmethod
-    def forward(ctx, x, scale, zero_point, qmin, qmax, clip):
+    def forward(ctx, x, scale, zero_point, qmin, qmax, clip, protect):
         codes = torch.round(x / scale).add_(zero_point)
-        clamped = codes.clamp(qmin, qmax)
+        out = codes.clamp(qmin, qmax)
         ctx.clip = clip
         if clip:
-            ctx.save_for_backward(clamped == codes)  # False exactly where x saturates
-        return clamped.sub_(zero_point).mul_(scale)
+            inside = out == codes  # False exactly where x saturates
+        out.sub_(zero_point).mul_(scale)
+        if protect is not None:
+            rows = row_mask(protect, x)
+            torch.where(rows, x, out, out=out)
+            if clip:
+                inside.logical_or_(rows)
+        if clip:
+            ctx.save_for_backward(inside)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
         if ctx.clip:
             (inside,) = ctx.saved_tensors
             grad = grad * inside
-        return grad, None, None, None, None, None
+        return grad, None, None, None, None, None, None
 
 
 def fake_quantize(x: torch.Tensor, scale: float, zero_point: int, qmin: int, qmax: int,
-                  backward: str = "ste") -> torch.Tensor:
+                  backward: str = "ste", protect: torch.Tensor | None = None) -> torch.Tensor:
     """Quantize-dequantize ``x``; backward ``"ste"`` passes gradients through, ``"clip"`` zeroes them where ``x``
-    falls outside the representable range (saturates)."""
-    return _FakeQuant.apply(x, float(scale), int(zero_point), int(qmin), int(qmax), backward == "clip")
+    falls outside the representable range (saturates). Rows flagged in ``protect`` (bool, one per row of ``x``)
+    keep their full-precision value and gradient."""
+    return _FakeQuant.apply(x, float(scale), int(zero_point), int(qmin), int(qmax), backward == "clip", protect)

@@ -111,8 +111,9 @@ class PercentileObserver(MomentumObserver):
         values = self.sample(x, protect).float()
         if values.numel() == 0:
             return None
-        q = torch.quantile(values, torch.tensor([self.tail, 1.0 - self.tail], device=values.device))
-        return q[0], q[1]
+        ordered = torch.sort(values).values  # one sort of a small sample (no size limit, unlike torch.quantile)
+        last = values.numel() - 1
+        return ordered[int(round(self.tail * last))], ordered[int(round((1.0 - self.tail) * last))]
 
     def extra_repr(self) -> str:
         return f"tail={self.tail}, momentum={self.momentum}, sample_size={self.sample_size}"

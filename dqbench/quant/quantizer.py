@@ -14,11 +14,6 @@ from dqbench.quant.observers import Observer
 from dqbench.quant.qparams import QParams, check_bits
 
 
-def keep_protected(x: torch.Tensor, out: torch.Tensor, protect: torch.Tensor) -> torch.Tensor:
-    """``out`` with the rows flagged in ``protect`` replaced by their full-precision values from ``x``."""
-    return torch.where(protect.view(-1, *([1] * (x.dim() - 1))), x, out)
-
-
 class FakeQuantize(nn.Module):
     """Observe a range, then fake-quantize with it.
 
@@ -55,8 +50,7 @@ class FakeQuantize(nn.Module):
         if self.calibrating or not bool(self.observer.initialized):
             return x
         qp = self.qparams()
-        out = fake_quantize(x, qp.scale, qp.zero_point, qp.qmin, qp.qmax, self.backward)
-        return out if protect is None else keep_protected(x, out, protect)
+        return fake_quantize(x, qp.scale, qp.zero_point, qp.qmin, qp.qmax, self.backward, protect)
 
     def extra_repr(self) -> str:
         return f"bits={self.bits}, signed={self.signed}, backward={self.backward}, dynamic={self.dynamic}"

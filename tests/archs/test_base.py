@@ -108,3 +108,17 @@ class _Const(nn.Module):
 class _Scale(_Const):
     def forward(self, x, protect=None):
         return x * self.v
+
+
+def test_dropout_is_inverted_dropout():
+    from dqbench.archs.base import dropout
+
+    x = torch.ones(20000, requires_grad=True)
+    assert dropout(x, 0.3, training=False) is x and dropout(x, 0.0, training=True) is x
+    torch.manual_seed(0)
+    y = dropout(x, 0.3, training=True)
+    kept = y != 0
+    assert abs(1 - kept.float().mean().item() - 0.3) < 0.02
+    torch.testing.assert_close(y[kept], torch.full_like(y[kept], 1 / 0.7))
+    y.sum().backward()
+    torch.testing.assert_close(x.grad, y.detach())

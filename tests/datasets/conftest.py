@@ -41,3 +41,24 @@ def _skip_slow(request):
         return
     if os.environ.get("DQBENCH_SLOW") != "1" and "slow" not in (request.config.getoption("-m") or ""):
         pytest.skip("slow: run with -m slow or DQBENCH_SLOW=1")
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    """No internet connection from dataset tests, whatever the client: PyG downloads through fsspec/aiohttp, which
+    ignores the proxy variables, so refuse DNS look-ups and IP connections at the socket level."""
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise OSError("network disabled in dqbench tests")
+
+    real_connect = socket.socket.connect
+
+    def connect(self, address):
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            refuse()
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket.socket, "connect", connect)

@@ -20,14 +20,11 @@ def test_rocauc_and_bce():
 
 
 def test_one_hot_atoms():
-    from torch_geometric.data import Data
-
     enc = OneHotAtoms()
-    g = enc(Data(x=torch.tensor([[5, 0, 4, 5, 3, 0, 2, 0, 0], [118, 4, 11, 11, 9, 5, 5, 1, 1]]), y=torch.tensor([[1]]),
-                 num_nodes=2))
-    assert g.x.shape == (2, 174) and g.y.dtype == torch.float32
-    assert g.x.sum(dim=1).tolist() == [9.0, 9.0]
-    assert g.x[0, 5] == 1 and g.x[1, 118] == 1 and g.x[1, 173] == 1
+    x = enc(torch.tensor([[5, 0, 4, 5, 3, 0, 2, 0, 0], [118, 4, 11, 11, 9, 5, 5, 1, 1]]))
+    assert x.shape == (2, 174) and enc.size == 174 and x.dtype == torch.float32
+    assert x.sum(dim=1).tolist() == [9.0, 9.0]
+    assert x[0, 5] == 1 and x[0, 119] == 1 and x[1, 118] == 1 and x[1, 173] == 1
 
 
 def test_bad_atom_features(tmp_path):
@@ -47,7 +44,11 @@ def test_ogbg_molhiv_scaffold_split(real_root, snapshot):
     s = ds.split(0)
     assert (len(s.train), len(s.val), len(s.test)) == (32901, 4113, 4113)
     g = s.test[0]
-    assert g.x.shape[1] == ds.num_features == 174 and g.y.dtype == torch.float32
+    assert g.x.shape[1] == ds.num_features == 174 and g.y.dtype == torch.float32 and g.y.shape == (1, 1)
+    assert torch.equal(g.x.sum(dim=1), torch.full((g.num_nodes,), 9.0))
+    y = torch.cat([g.y for g in s.test]).view(-1)
+    assert 0 < int(y.sum()) < len(y)
+    assert ds.score(y * 2 - 1, y) == 1.0
     raw = DATASETS.get("ogbg-molhiv")(root=root, seed=0, atom_features="raw")
     assert raw.num_features == 9 and raw.split(0).test[0].x.shape[1] == 9
     assert (root.cache / "ogb" / "ogbg_molhiv" / "RELEASE_v1.txt").exists()

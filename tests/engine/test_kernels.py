@@ -37,7 +37,8 @@ def req(gen, F, *, steps=0, lut=False, out_float=False, relu=False, beta=True, s
     r = K.Requant(alpha=torch.rand(F, generator=gen) * 1e-2 + 1e-4, qp=QParams(0.05, 3, bits, True),
                   beta=torch.randn(F, generator=gen) if beta else None, relu=relu, self_qp=self_qp)
     for s in range(steps):
-        r.steps.append(K.Step(zp=r.last_qp().zero_point, scale=r.last_qp().scale, qp=QParams(0.07 + s * 0.01, -2, bits, True),
+        last = r.last_qp()
+        r.steps.append(K.Step(zp=last.zero_point, scale=last.scale, qp=QParams(0.07 + s * 0.01, -2, bits, True),
                               bias=torch.randn(F, generator=gen), relu=bool(s % 2)))
     if lut:
         r.lut = K.padded_lut(torch.randint(-128, 128, (F, 256), generator=gen))

@@ -17,7 +17,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dqbench.engine import LoweringError, kernels as K, lower
+from dqbench.engine import LoweringError, lower
+from dqbench.engine import kernels as K
 from dqbench.quant.quantizer import FixedQuantize
 from dqbench.registry import ARCHS, METHODS
 

@@ -7,7 +7,8 @@ from dqbench.methods.degree_quant import DegreeQuant, protection_probability, sa
 from dqbench.quant.observers import MomentumObserver, PercentileObserver
 from dqbench.quant.quantizer import FakeQuantize
 from dqbench.registry import ARCHS, METHODS
-from tests.methods.conftest import NUM_CLASSES, NUM_FEATURES
+
+NUM_FEATURES, NUM_CLASSES = 8, 3  # the shape of conftest.py's tiny graphs
 
 
 def test_registered():
@@ -99,7 +100,7 @@ def test_prepare_installs_percentile_clip_quantizers_and_protector():
     assert model.protector is sample_protection
 
 
-def test_ablation_switches_fall_back_to_qat_parts():
+def test_ablation_switches_fall_back_to_qat_parts(node_graph):
     model = DegreeQuant(bits=8, masking=False, percentile=False, clip_grad=False).prepare(_gcn())
     assert model.protector is None
     for p in model.quant_points():
@@ -107,13 +108,7 @@ def test_ablation_switches_fall_back_to_qat_parts():
         assert q.backward == "ste"
         if p.kind != "param":
             assert type(q.observer) is MomentumObserver
-    assert DegreeQuant(bits=8, masking=False).transform(tiny := _tiny()) is tiny
-
-
-def _tiny():
-    from tests.methods.conftest import tiny_graph
-
-    return tiny_graph()
+    assert DegreeQuant(bits=8, masking=False).transform(node_graph) is node_graph
 
 
 def test_no_masking_at_eval_and_all_nodes_quantized(node_graph):

@@ -72,3 +72,16 @@ def test_backward_gradient_flows_through_graph():
     w = torch.tensor([0.5, -3.0], requires_grad=True)
     (_fq(w * 2, qp, "clip").sum()).backward()
     assert w.grad.tolist() == [2.0, 0.0]
+
+
+@pytest.mark.parametrize("backward", ["ste", "clip"])
+def test_protected_rows_keep_value_and_identity_gradient(backward):
+    qp = QParams.from_range(-1.0, 1.0, 2, True)
+    x = torch.tensor([[0.3, 9.0], [0.3, 9.0], [-0.2, -7.0]], requires_grad=True)
+    protect = torch.tensor([False, True, False])
+    out = fake_quantize(x, qp.scale, qp.zero_point, qp.qmin, qp.qmax, backward, protect)
+    assert torch.equal(out[1], x[1].detach())
+    assert torch.equal(out[[0, 2]], _fq(x[[0, 2]].detach(), qp))
+    out.backward(torch.ones_like(x))
+    expected = [[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]] if backward == "ste" else [[1.0, 0.0], [1.0, 1.0], [1.0, 0.0]]
+    assert x.grad.tolist() == expected

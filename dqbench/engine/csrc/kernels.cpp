@@ -17,7 +17,7 @@
 
 #include "epilogue.h"
 
-#if defined(__x86_64__) || defined(__i386__)
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(DQ_NO_X86)
 #define DQ_X86 1
 #include <immintrin.h>
 #else
@@ -228,14 +228,16 @@ AVX2F void spmm_row_avx2(const Csr& g, int64_t i, const int8_t* x, int64_t xs, i
 
 // Four edges at a time: bytes of the four gathered rows are interleaved so that one vpdpbusd multiplies the
 // four (u8) edge weights with the four (s8) features of one column and adds them into its int32 lane.
-template <int NC>
+template <int NC, bool FULL>
 AVX512VNNI void spmm_panel_vnni(const Csr& g, int64_t i, const int8_t* x, int64_t xs, int col0, int ncols,
                                 int32_t* acc) {
   __m512i a[NC][4];
   __mmask64 cm[NC];
+  #pragma GCC unroll 16
   for (int k = 0; k < NC; ++k) {
     int n = std::min(64, ncols - 64 * k);
     cm[k] = n >= 64 ? ~0ULL : ((1ULL << n) - 1);
+    #pragma GCC unroll 16
     for (int m = 0; m < 4; ++m) a[k][m] = _mm512_setzero_si512();
   }
   const int64_t beg = g.indptr[i], end = g.indptr[i + 1];
@@ -249,21 +251,28 @@ AVX512VNNI void spmm_panel_vnni(const Csr& g, int64_t i, const int8_t* x, int64_
         if (ncols > 64) _mm_prefetch(p + 64, _MM_HINT_T0);
       }
     }
-    uint32_t wd = 0;
+    uint32_t wd;
     const int8_t* rows[4];
-    for (int t = 0; t < 4; ++t) {
-      if (t < r) {
-        rows[t] = base + static_cast<int64_t>(g.indices[e + t]) * xs;
-        wd |= static_cast<uint32_t>(g.w ? g.w[e + t] : 1) << (8 * t);
-      } else {
-        rows[t] = nullptr;
+    if (__builtin_expect(r == 4, 1)) {
+      if (g.w) std::memcpy(&wd, g.w + e, 4);
+      else wd = 0x01010101u;
+      #pragma GCC unroll 4
+      for (int t = 0; t < 4; ++t) rows[t] = base + static_cast<int64_t>(g.indices[e + t]) * xs;
+    } else {  // fewer than 4 edges left: repeat the first row with weight 0
+      wd = 0;
+      for (int t = 0; t < 4; ++t) {
+        int tt = t < r ? t : 0;
+        rows[t] = base + static_cast<int64_t>(g.indices[e + tt]) * xs;
+        if (t < r) wd |= static_cast<uint32_t>(g.w ? g.w[e + t] : 1) << (8 * t);
       }
     }
     __m512i wv = _mm512_set1_epi32(static_cast<int>(wd));
+    #pragma GCC unroll 16
     for (int k = 0; k < NC; ++k) {
       __m512i v[4];
+      #pragma GCC unroll 4
       for (int t = 0; t < 4; ++t)
-        v[t] = rows[t] ? _mm512_maskz_loadu_epi8(cm[k], rows[t] + 64 * k) : _mm512_setzero_si512();
+        v[t] = FULL ? _mm512_loadu_si512(rows[t] + 64 * k) : _mm512_maskz_loadu_epi8(cm[k], rows[t] + 64 * k);
       __m512i t0 = _mm512_unpacklo_epi8(v[0], v[1]), t1 = _mm512_unpackhi_epi8(v[0], v[1]);
       __m512i t2 = _mm512_unpacklo_epi8(v[2], v[3]), t3 = _mm512_unpackhi_epi8(v[2], v[3]);
       a[k][0] = _mm512_dpbusd_epi32(a[k][0], wv, _mm512_unpacklo_epi16(t0, t2));
@@ -273,6 +282,7 @@ AVX512VNNI void spmm_panel_vnni(const Csr& g, int64_t i, const int8_t* x, int64_
     }
   }
   // a[k][m], 128-bit block L holds columns 16L + 4m .. +3: transpose the 4x4 grid of blocks back to order.
+  #pragma GCC unroll 16
   for (int k = 0; k < NC; ++k) {
     __m512i u0 = _mm512_shuffle_i32x4(a[k][0], a[k][1], 0x44), u1 = _mm512_shuffle_i32x4(a[k][0], a[k][1], 0xEE);
     __m512i u2 = _mm512_shuffle_i32x4(a[k][2], a[k][3], 0x44), u3 = _mm512_shuffle_i32x4(a[k][2], a[k][3], 0xEE);
@@ -318,11 +328,12 @@ AVX512VNNI void spmm_row_vnni(const Csr& g, int64_t i, const int8_t* x, int64_t 
   if (g.H > 1) return spmm_row_heads_avx512(g, i, x, xs, x_zp, F, acc);
   for (int col0 = 0; col0 < F; col0 += 256) {
     int nc = std::min(256, F - col0);
+    const bool full = nc % 64 == 0;
     switch ((nc + 63) / 64) {
-      case 1: spmm_panel_vnni<1>(g, i, x, xs, col0, nc, acc); break;
-      case 2: spmm_panel_vnni<2>(g, i, x, xs, col0, nc, acc); break;
-      case 3: spmm_panel_vnni<3>(g, i, x, xs, col0, nc, acc); break;
-      default: spmm_panel_vnni<4>(g, i, x, xs, col0, nc, acc); break;
+      case 1: full ? spmm_panel_vnni<1, true>(g, i, x, xs, col0, nc, acc) : spmm_panel_vnni<1, false>(g, i, x, xs, col0, nc, acc); break;
+      case 2: full ? spmm_panel_vnni<2, true>(g, i, x, xs, col0, nc, acc) : spmm_panel_vnni<2, false>(g, i, x, xs, col0, nc, acc); break;
+      case 3: full ? spmm_panel_vnni<3, true>(g, i, x, xs, col0, nc, acc) : spmm_panel_vnni<3, false>(g, i, x, xs, col0, nc, acc); break;
+      default: full ? spmm_panel_vnni<4, true>(g, i, x, xs, col0, nc, acc) : spmm_panel_vnni<4, false>(g, i, x, xs, col0, nc, acc); break;
     }
   }
   int32_t rs = 0;
@@ -380,6 +391,7 @@ struct Gemm {
 
 void gemm_rows_scalar(const Gemm& g, int64_t i0, int R, int32_t* acc /*[R][F]*/) {
   const int8_t* W = static_cast<const int8_t*>(g.wp);
+  #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) {
     const int8_t* xr = g.x + (i0 + r) * g.xs;
     int32_t rs = 0;
@@ -397,6 +409,7 @@ void gemm_rows_scalar(const Gemm& g, int64_t i0, int R, int32_t* acc /*[R][F]*/)
 AVX2F void gemm_rows_avx2(const Gemm& g, int64_t i0, int R, int32_t* acc) {
   const int16_t* W = static_cast<const int16_t*>(g.wp);
   const int K2 = (g.K + 1) / 2, P = (g.F + 63) / 64;
+  #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) {
     const int8_t* xr = g.x + (i0 + r) * g.xs;
     int32_t rs = 0;
@@ -439,27 +452,27 @@ AVX512VNNI void gemm_tile_vnni(const Gemm& g, int64_t i0, int32_t* acc) {
   const int K4 = (g.K + 3) / 4, Kf = g.K / 4, P = (g.F + 63) / 64;
   int32_t rs[R];
   const int8_t* xr[R];
+  #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) {
     xr[r] = g.x + (i0 + r) * g.xs;
     rs[r] = rowsum_avx512(xr[r], g.K);
   }
   for (int p = 0; p < P; ++p) {
     __m512i a[R][4];
+    #pragma GCC unroll 16
     for (int r = 0; r < R; ++r)
+      #pragma GCC unroll 16
       for (int j = 0; j < 4; ++j) a[r][j] = _mm512_setzero_si512();
     const uint8_t* wp = W + static_cast<int64_t>(p) * K4 * 256;
     for (int k4 = 0; k4 < K4; ++k4) {
       const uint8_t* wk = wp + k4 * 256;
       __m512i w0 = _mm512_loadu_si512(wk), w1 = _mm512_loadu_si512(wk + 64);
       __m512i w2 = _mm512_loadu_si512(wk + 128), w3 = _mm512_loadu_si512(wk + 192);
+      #pragma GCC unroll 16
       for (int r = 0; r < R; ++r) {
-        int32_t d;
-        if (k4 < Kf) {
-          std::memcpy(&d, xr[r] + 4 * k4, 4);
-        } else {
-          d = 0;
-          std::memcpy(&d, xr[r] + 4 * k4, g.K - 4 * k4);
-        }
+        int32_t d = 0;
+        if (__builtin_expect(k4 < Kf, 1)) std::memcpy(&d, xr[r] + 4 * k4, 4);
+        else std::memcpy(&d, xr[r] + 4 * k4, g.K - 4 * k4);
         __m512i b = _mm512_set1_epi32(d);
         a[r][0] = _mm512_dpbusd_epi32(a[r][0], w0, b);
         a[r][1] = _mm512_dpbusd_epi32(a[r][1], w1, b);
@@ -468,16 +481,21 @@ AVX512VNNI void gemm_tile_vnni(const Gemm& g, int64_t i0, int32_t* acc) {
       }
     }
     int n = std::min(64, g.F - 64 * p);
+    alignas(64) int32_t tmp[R][64];
+    #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
       __m512i rt = _mm512_set1_epi32(g.rowmult * rs[r]);
-      for (int j = 0; j < 4 && 16 * j < n; ++j) {
+      #pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) _mm512_store_si512(tmp[r] + 16 * j, _mm512_sub_epi32(a[r][j], rt));
+    }
+    for (int r = 0; r < R; ++r)
+      for (int j = 0; 16 * j < n; ++j) {
         int nn = std::min(16, n - 16 * j);
         __mmask16 m = nn == 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << nn) - 1);
         int c = 64 * p + 16 * j;
-        __m512i v = _mm512_sub_epi32(_mm512_sub_epi32(a[r][j], rt), _mm512_maskz_loadu_epi32(m, g.colterm + c));
+        __m512i v = _mm512_sub_epi32(_mm512_load_si512(tmp[r] + 16 * j), _mm512_maskz_loadu_epi32(m, g.colterm + c));
         _mm512_mask_storeu_epi32(acc + r * g.F + c, m, v);
       }
-    }
   }
 }
 #endif
@@ -518,6 +536,7 @@ void gemm_i8(uintptr_t x, int64_t N, int K, int64_t xs, uintptr_t wp, int F, int
 #else
       gemm_rows_scalar(g, i0, R, acc);
 #endif
+      #pragma GCC unroll 16
       for (int r = 0; r < R; ++r) epi(p, e, i0 + r, acc + r * F - 0, 0, F);
     }
   }
@@ -602,6 +621,7 @@ AVX512 void spmm_f32_panel(const int64_t* ip, const int32_t* ix, const float* w,
                            int col0, float* acc) {
   __m512 a[NC];
   __mmask16 m[NC];
+  #pragma GCC unroll 16
   for (int k = 0; k < NC; ++k) {
     int n = std::min(16, F - col0 - 16 * k);
     m[k] = n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << std::max(n, 0)) - 1);
@@ -616,11 +636,14 @@ AVX512 void spmm_f32_panel(const int64_t* ip, const int32_t* ix, const float* w,
     const float* row = x + static_cast<int64_t>(ix[e]) * F + col0;
     if (w) {
       __m512 wv = _mm512_set1_ps(w[e]);
+      #pragma GCC unroll 16
       for (int k = 0; k < NC; ++k) a[k] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m[k], row + 16 * k), wv, a[k]);
     } else {
+      #pragma GCC unroll 16
       for (int k = 0; k < NC; ++k) a[k] = _mm512_add_ps(a[k], _mm512_maskz_loadu_ps(m[k], row + 16 * k));
     }
   }
+  #pragma GCC unroll 16
   for (int k = 0; k < NC; ++k) _mm512_mask_storeu_ps(acc + col0 + 16 * k, m[k], a[k]);
 }
 
@@ -665,7 +688,9 @@ AVX512 void gemm_i32_tile(const int32_t* x, int64_t i0, int K, const int32_t* W,
   const int P = (F + 63) / 64;
   for (int p = 0; p < P; ++p) {
     __m512i a[R][4];
+    #pragma GCC unroll 16
     for (int r = 0; r < R; ++r)
+      #pragma GCC unroll 16
       for (int j = 0; j < 4; ++j) a[r][j] = _mm512_setzero_si512();
     const __m512i wz = _mm512_set1_epi32(w_zp);
     const int32_t* wp = W + static_cast<int64_t>(p) * K * 64;
@@ -674,6 +699,7 @@ AVX512 void gemm_i32_tile(const int32_t* x, int64_t i0, int K, const int32_t* W,
       __m512i w1 = _mm512_sub_epi32(_mm512_loadu_si512(wp + k * 64 + 16), wz);
       __m512i w2 = _mm512_sub_epi32(_mm512_loadu_si512(wp + k * 64 + 32), wz);
       __m512i w3 = _mm512_sub_epi32(_mm512_loadu_si512(wp + k * 64 + 48), wz);
+      #pragma GCC unroll 16
       for (int r = 0; r < R; ++r) {
         __m512i b = _mm512_set1_epi32(x[(i0 + r) * K + k] - x_zp);
         a[r][0] = _mm512_add_epi32(a[r][0], _mm512_mullo_epi32(w0, b));
@@ -683,12 +709,12 @@ AVX512 void gemm_i32_tile(const int32_t* x, int64_t i0, int K, const int32_t* W,
       }
     }
     int n = std::min(64, F - 64 * p);
+    alignas(64) int32_t tmp[R][64];
+    #pragma GCC unroll 16
     for (int r = 0; r < R; ++r)
-      for (int j = 0; j < 4 && 16 * j < n; ++j) {
-        int nn = std::min(16, n - 16 * j);
-        __mmask16 m = nn == 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << nn) - 1);
-        _mm512_mask_storeu_epi32(acc + r * F + 64 * p + 16 * j, m, a[r][j]);
-      }
+      #pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) _mm512_store_si512(tmp[r] + 16 * j, a[r][j]);
+    for (int r = 0; r < R; ++r) std::memcpy(acc + r * F + 64 * p, tmp[r], sizeof(int32_t) * n);
   }
 }
 #endif
