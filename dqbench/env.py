@@ -41,6 +41,10 @@ def package_versions() -> dict[str, str]:
             out[name] = version(name)
         except PackageNotFoundError:
             out[name] = "not installed"
+    if out["dqbench"] == "not installed":
+        from dqbench import __version__
+
+        out["dqbench"] = f"{__version__} (source)"
     return out
 
 

@@ -63,7 +63,7 @@ def test_list_shows_sources(capsys):
 def test_sigkill_midway_then_resume_gives_one_record_per_trial(tmp_path, data_root):
     suite = tmp_path / "killme.toml"
     suite.write_text((REPO / "suites" / "smoke.toml").read_text().replace('name = "smoke"', 'name = "killme"')
-                     .replace("epochs = 12", "epochs = 40"))
+                     .replace("epochs = 30", "epochs = 60"))
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "dqbench.cli", "run", str(suite), "--out", str(out), "--no-progress", "--no-report"]
     proc = subprocess.Popen(cmd, env=_env(data_root), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

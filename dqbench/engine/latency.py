@@ -33,8 +33,10 @@ def stats(samples: list[float]) -> dict:
             "median": statistics.median(s), "iqr": q[2] - q[0], "rounds": len(s)}
 
 
-def measure(fns: dict, rounds: int, warmup: int) -> dict[str, list[float]]:
-    """Time every callable ``rounds`` times, interleaved round-robin so machine noise hits all alike."""
+def measure(fns: dict, rounds: int, warmup: int, cpu: dict | None = None) -> dict[str, list[float]]:
+    """Wall seconds of every callable, ``rounds`` times, interleaved round-robin so machine noise hits all alike.
+    If ``cpu`` is given it receives the process CPU seconds of the same calls (robust to being descheduled on a
+    shared machine; summed over threads)."""
     with torch.no_grad():
         for _ in range(max(warmup, 0)):
             for fn in fns.values():
@@ -42,9 +44,11 @@ def measure(fns: dict, rounds: int, warmup: int) -> dict[str, list[float]]:
         samples = {name: [] for name in fns}
         for _ in range(rounds):
             for name, fn in fns.items():
-                t0 = time.perf_counter()
+                c0, t0 = time.process_time(), time.perf_counter()
                 fn()
                 samples[name].append(time.perf_counter() - t0)
+                if cpu is not None:
+                    cpu.setdefault(name, []).append(time.process_time() - c0)
     return samples
 
 
@@ -229,6 +233,7 @@ def memory_bytes(prog, graph, env, data) -> dict:
     weights_fp32 = sum(op.weight.codes.numel() * 4 for op in prog.ops if isinstance(op, GemmOp))
     gbytes = 0
     for v in graph.values():
+        v = v.get("csr") if isinstance(v, dict) else v
         if isinstance(v, K.Csr):
             gbytes += sum(t.numel() * t.element_size() for t in (v.indptr, v.indices, v.weights) if t is not None)
     return {"int8_activations": acts, "int8_weights": weights, "int8_total": acts + weights,
@@ -286,7 +291,8 @@ def run_latency_trial(trial: dict, dataset, keep_program: bool = False) -> dict:
                 fns["int32"] = lambda: i32(x)
                 with torch.no_grad():
                     int32_equal = bool(torch.equal(i32(x), prog.execute(x, graph, threads=threads)))
-        samples = measure(fns, rounds, warmup)
+        cpu_samples: dict = {}
+        samples = measure(fns, rounds, warmup, cpu_samples)
         stage_runs = []
         with torch.no_grad():
             for _ in range(max(3, min(rounds, 10))):
@@ -305,6 +311,9 @@ def run_latency_trial(trial: dict, dataset, keep_program: bool = False) -> dict:
         "median_s": med,
         "speedup": {**{f"vs_{k}": med[k] / med["int8"] for k in med if k != "int8"},
                     **({"vs_pyg_best": pyg_best / med["int8"]} if pyg_best else {})},
+        "median_cpu_s": {k: statistics.median(v) for k, v in cpu_samples.items()},
+        "speedup_cpu": {f"vs_{k}": statistics.median(v) / statistics.median(cpu_samples["int8"])
+                        for k, v in cpu_samples.items() if k != "int8"},
         "stages_s": {k: statistics.median(t.get(k, 0.0) for t in stage_runs)
                      for k in sorted({k for t in stage_runs for k in t})},
         "memory_bytes": memory_bytes(prog, graph, env, data),

@@ -67,6 +67,8 @@ void check_path(Path p) {
 
 int nthreads(int t) { return t > 0 ? t : 1; }
 
+int g_prefetch = 16;  // SpMM software prefetch distance, in edges
+
 // ---------------------------------------------------------------------------------------------------------
 // Epilogue: scalar reference
 // ---------------------------------------------------------------------------------------------------------
@@ -244,8 +246,8 @@ AVX512VNNI void spmm_panel_vnni(const Csr& g, int64_t i, const int8_t* x, int64_
   const int8_t* base = x + col0;
   for (int64_t e = beg; e < end; e += 4) {
     int r = static_cast<int>(std::min<int64_t>(4, end - e));
-    if (e + 12 < end) {
-      for (int t = 8; t < 12; ++t) {
+    if (e + g_prefetch + 4 <= end) {
+      for (int t = g_prefetch; t < g_prefetch + 4; ++t) {
         const char* p = reinterpret_cast<const char*>(base + static_cast<int64_t>(g.indices[e + t]) * xs);
         _mm_prefetch(p, _MM_HINT_T0);
         if (ncols > 64) _mm_prefetch(p + 64, _MM_HINT_T0);
@@ -862,6 +864,7 @@ PYBIND11_MODULE(_kernels, m) {
         e.s_zp[s] = zp; e.s_scale[s] = scale; e.s_bias[s] = bias; e.s_relu[s] = relu;
         e.s_qscale[s] = qscale; e.s_qzp[s] = qzp; e.s_qmin[s] = qmin; e.s_qmax[s] = qmax;
       });
+  m.def("set_prefetch", [](int edges) { g_prefetch = std::max(4, edges - edges % 4); });
   m.def("cpu_has", &cpu_has);
   m.def("best_path", &best_path);
   m.def("spmm_i8", &spmm_i8);
