@@ -44,7 +44,7 @@ def package_versions() -> dict[str, str]:
     if out["dqbench"] == "not installed":
         from dqbench import __version__
 
-        out["dqbench"] = f"{__version__} (source)"
+        out["dqbench"] = __version__
     return out
 
 
