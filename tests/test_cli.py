@@ -81,3 +81,23 @@ def test_sigkill_midway_then_resume_gives_one_record_per_trial(tmp_path, data_ro
     assert done.returncode == 0, done.stderr
     ids = [json.loads(line)["trial_id"] for line in records.read_text().splitlines()]
     assert len(ids) == 28 and len(set(ids)) == 28
+
+
+def test_ctrl_c_saves_finished_trials_and_exits_2_in_one_line(tmp_path, data_root):
+    suite = tmp_path / "intr.toml"
+    suite.write_text((REPO / "suites" / "smoke.toml").read_text().replace('name = "smoke"', 'name = "intr"')
+                     .replace("epochs = 30", "epochs = 60"))
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "dqbench.cli", "run", str(suite), "--out", str(out), "--no-progress", "--no-report"]
+    proc = subprocess.Popen(cmd, env=_env(data_root), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    records = out / "trials.jsonl"
+    deadline = time.time() + 600
+    while time.time() < deadline and not (records.exists() and len(records.read_text().splitlines()) >= 2):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2
+    lines = [line for line in err.splitlines() if line.startswith("dqbench: error")]
+    assert len(lines) == 1 and "run the same command again to resume" in lines[0] and "Traceback" not in err
+    saved = [json.loads(line) for line in records.read_text().splitlines()]
+    assert len(saved) >= 2 and all(r["status"] == "ok" for r in saved)
