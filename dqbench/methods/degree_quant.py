@@ -11,6 +11,7 @@ import torch
 
 from dqbench.errors import DQBenchError
 from dqbench.methods.base import Method, activation_quantizer, fill_roles, momentum_quantizer, weight_quantizer
+from dqbench.methods.qat import QAT_MOMENTUM
 from dqbench.quant.observers import PercentileObserver
 from dqbench.registry import METHODS
 
@@ -44,13 +45,19 @@ def _defaults(bits: int, table: dict):
 
 @METHODS.register("degree_quant")
 class DegreeQuant(Method):
-    """Degree-Quant: in-degree-aware stochastic protection (training only), percentile ranges, clipped gradients."""
+    """Degree-Quant: in-degree-aware stochastic protection (training only), percentile ranges, clipped gradients.
+
+    ``momentum``: None (default, as the original) keeps the running extremes of the per-batch percentiles; a float
+    tracks them with an EMA. With ``percentile=False`` it is the min/max EMA momentum (default: qat's 0.01).
+    ``input_tail`` (default 0: full range) is the tail at the layers' node ``input`` roles: the first one sees the
+    raw features, often sparse one-hot or bag-of-words, where a 1% tail is 0 and would quantize every feature
+    to 0 (measured on Cora, GCN INT4: 32% test accuracy with the 1% tail, 79% with the full range)."""
 
     name = "degree_quant"
 
     def __init__(self, bits: int = 8, p_min: float | None = None, p_max: float | None = None,
-                 tail: float | None = None, momentum: float = 0.01, sample_size: int = 8192, masking: bool = True,
-                 percentile: bool = True, clip_grad: bool = True):
+                 tail: float | None = None, momentum: float | None = None, sample_size: int = 8192,
+                 masking: bool = True, percentile: bool = True, clip_grad: bool = True, input_tail: float = 0.0):
         super().__init__(bits)
         lo, hi = _defaults(self.bits, DEFAULT_P)
         self.p_min = lo if p_min is None else float(p_min)
@@ -59,11 +66,14 @@ class DegreeQuant(Method):
             raise DQBenchError(f"degree_quant needs 0 <= p_min <= p_max <= 1, got p_min={self.p_min}, "
                                f"p_max={self.p_max}")
         self.tail = _defaults(self.bits, DEFAULT_TAIL) if tail is None else float(tail)
+        self.input_tail = float(input_tail)
         self.momentum, self.sample_size = momentum, int(sample_size)
         if self.sample_size < 16:
             raise DQBenchError(f"degree_quant sample_size must be at least 16, got {sample_size}")
         self.masking, self.percentile, self.clip_grad = bool(masking), bool(percentile), bool(clip_grad)
-        self._activation("node")  # validates tail and momentum now, not mid-run
+        PercentileObserver(self.input_tail)  # validates tails and momentum now, not mid-run
+        PercentileObserver(self.tail, self.momentum)
+        self._activation("node")
 
     @property
     def backward(self) -> str:
@@ -80,14 +90,16 @@ class DegreeQuant(Method):
         data.dq_prob = protection_probability(in_degree, self.p_min, self.p_max)
         return data
 
-    def _activation(self, kind: str):
+    def _activation(self, kind: str, role: str = ""):
         if not self.percentile:
-            return momentum_quantizer(self.bits, kind, self.momentum, self.backward)
-        observer = PercentileObserver(self.tail, self.momentum, self.sample_size)
+            momentum = QAT_MOMENTUM if self.momentum is None else self.momentum
+            return momentum_quantizer(self.bits, kind, momentum, self.backward)
+        tail = self.input_tail if (role, kind) == ("input", "node") else self.tail
+        observer = PercentileObserver(tail, self.momentum, self.sample_size)
         return activation_quantizer(self.bits, kind, observer, self.backward)
 
     def prepare(self, model):
         fill_roles(model, lambda p: weight_quantizer(self.bits, self.backward) if p.kind == "param"
-                   else self._activation(p.kind))
+                   else self._activation(p.kind, p.role))
         model.protector = sample_protection if self.masking else None
         return model

@@ -29,7 +29,7 @@ class PTQ(Method):
         self._activation("node")  # validates tail now
 
     def _activation(self, kind: str):
-        obs = MinMaxObserver() if self.observer == "minmax" else PercentileObserver(self.tail, momentum=None)
+        obs = MinMaxObserver() if self.observer == "minmax" else PercentileObserver(self.tail, momentum="mean")
         return activation_quantizer(self.bits, kind, obs)
 
     @torch.no_grad()

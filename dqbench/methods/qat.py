@@ -3,6 +3,8 @@
 from dqbench.methods.base import Method, fill_roles, momentum_quantizer, weight_quantizer
 from dqbench.registry import METHODS
 
+QAT_MOMENTUM = 0.01  # EMA momentum of the min/max ranges (as the Degree-Quant paper's STE-MOM baseline)
+
 
 @METHODS.register("qat")
 class QAT(Method):
@@ -11,7 +13,7 @@ class QAT(Method):
 
     name = "qat"
 
-    def __init__(self, bits: int = 8, momentum: float = 0.01):
+    def __init__(self, bits: int = 8, momentum: float = QAT_MOMENTUM):
         super().__init__(bits)
         self.momentum = momentum
         momentum_quantizer(self.bits, "node", momentum)  # validates momentum now, not mid-run

@@ -21,28 +21,23 @@ def dequantize(q: torch.Tensor, scale: float, zero_point: int) -> torch.Tensor:
     return (q - zero_point) * scale
 
 
-def row_mask(protect: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """A bool mask over the rows of ``x``, shaped to broadcast over its other dimensions."""
-    return protect.view(-1, *([1] * (x.dim() - 1)))
-
-
 class _FakeQuant(torch.autograd.Function):
     """Same arithmetic as quantize/dequantize, done in place on one buffer (few passes over memory).
-    Protected rows are copied through in the same pass; their gradient is the identity."""
+    Protected rows (a minority) are copied back from ``x`` by index; their gradient is the identity."""
 
     @staticmethod
     def forward(ctx, x, scale, zero_point, qmin, qmax, clip, protect):
         codes = torch.round(x / scale).add_(zero_point)
         out = codes.clamp(qmin, qmax)
-        ctx.clip = clip
+        clip = ctx.clip = clip and ctx.needs_input_grad[0]  # no mask when no gradient is wanted (e.g. raw features)
         if clip:
             inside = out == codes  # False exactly where x saturates
         out.sub_(zero_point).mul_(scale)
         if protect is not None:
-            rows = row_mask(protect, x)
-            torch.where(rows, x, out, out=out)
+            rows = protect.nonzero().squeeze(1)
+            out.index_copy_(0, rows, x.index_select(0, rows))
             if clip:
-                inside.logical_or_(rows)
+                inside.index_fill_(0, rows, True)
         if clip:
             ctx.save_for_backward(inside)
         return out

@@ -1,4 +1,4 @@
-"""Benchmark: one training epoch of Degree-Quant vs naive QAT on the same GIN and Cora-sized power-law graph.
+"""Benchmark: one training epoch of Degree-Quant vs naive QAT on the same GIN (and GCN), Cora-sized power-law graph.
 
 Runs only when benchmarking is on:  pytest tests/benchmarks/test_dq_overhead.py --benchmark-enable
 The ratio (goal <= 1.3x; the original Degree-Quant code was ~6x slower than QAT) lands in
@@ -31,14 +31,14 @@ def cora_sized_graph():
     return Data(x=x, edge_index=edge_index, y=y, num_nodes=NUM_NODES)
 
 
-def make_epoch(method_name: str, graph, **method_kwargs):
-    """A closure running one full-batch training epoch of GIN under ``method_name``."""
+def make_epoch(method_name: str, graph, arch: str = "gin", **method_kwargs):
+    """A closure running one full-batch training epoch of ``arch`` under ``method_name``."""
     from dqbench.registry import ARCHS, METHODS
 
     torch.manual_seed(0)
     method = METHODS.get(method_name)(bits=BITS, **method_kwargs)
     data = method.transform(graph)
-    model = method.prepare(ARCHS.get("gin")(in_channels=NUM_FEATURES, out_channels=NUM_CLASSES, task="node",
+    model = method.prepare(ARCHS.get(arch)(in_channels=NUM_FEATURES, out_channels=NUM_CLASSES, task="node",
                                             hidden=HIDDEN))
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
 
@@ -65,16 +65,17 @@ def interleaved_medians(epochs: dict, rounds: int, clock=time.thread_time) -> di
 
 
 @pytest.mark.benchmark(group="dq_overhead")
-def test_degree_quant_epoch_overhead_vs_qat(benchmark):
+@pytest.mark.parametrize("arch", ["gin", "gcn"])
+def test_degree_quant_epoch_overhead_vs_qat(benchmark, arch):
     if benchmark.disabled:
         pytest.skip("benchmark: run with --benchmark-enable (or --benchmark-only)")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         graph = cora_sized_graph()
-        epochs = {"qat": make_epoch("qat", graph), "degree_quant": make_epoch("degree_quant", graph),
+        epochs = {"qat": make_epoch("qat", graph, arch), "degree_quant": make_epoch("degree_quant", graph, arch),
                   # the original code's percentile: over every full tensor (no sampling), for comparison
-                  "degree_quant_full_percentile": make_epoch("degree_quant", graph, sample_size=2**40)}
+                  "degree_quant_full_percentile": make_epoch("degree_quant", graph, arch, sample_size=2**40)}
         for fn in epochs.values():
             for _ in range(WARMUP):
                 fn()
@@ -89,9 +90,9 @@ def test_degree_quant_epoch_overhead_vs_qat(benchmark):
         "dq_over_qat": ratio, "qat_epoch_cpu_s": medians["qat"], "degree_quant_epoch_cpu_s": medians["degree_quant"],
         "dq_over_qat_wall": wall["degree_quant"] / wall["qat"],
         "dq_full_percentile_over_qat": medians["degree_quant_full_percentile"] / medians["qat"],
-        "threads": 1, "graph": f"{NUM_NODES} nodes, {NUM_FEATURES} features, GIN hidden {HIDDEN}",
+        "threads": 1, "graph": f"{NUM_NODES} nodes, {NUM_FEATURES} features, {arch} hidden {HIDDEN}",
     })
-    print(f"\ndegree_quant / qat epoch CPU time: {ratio:.2f}x (qat {medians['qat'] * 1e3:.1f} ms, "
+    print(f"\n{arch}: degree_quant / qat epoch CPU time: {ratio:.2f}x (qat {medians['qat'] * 1e3:.1f} ms, "
           f"degree_quant {medians['degree_quant'] * 1e3:.1f} ms; goal <= 1.3x); wall-clock ratio "
           f"{info['dq_over_qat_wall']:.2f}x; unsampled full-tensor percentile "
           f"{info['dq_full_percentile_over_qat']:.2f}x")

@@ -95,7 +95,8 @@ def test_prepare_installs_percentile_clip_quantizers_and_protector():
         q = model.get_quantizer(p.path, p.role)
         assert isinstance(q, FakeQuantize) and q.bits == 4 and q.backward == "clip"
         if p.kind != "param":
-            assert isinstance(q.observer, PercentileObserver) and q.observer.tail == 0.01
+            assert isinstance(q.observer, PercentileObserver)
+            assert q.observer.tail == (0.0 if (p.role, p.kind) == ("input", "node") else 0.01)
         assert q.signed == (p.kind != "edge")
     assert model.protector is sample_protection
 
@@ -166,3 +167,29 @@ def test_trains_on_every_arch(arch, node_graph):
         opt.step()
         losses.append(float(loss.detach()))
     assert min(losses[-5:]) < losses[0]
+
+
+def test_percentile_ranges_keep_running_extremes_by_default():
+    model = DegreeQuant(bits=8).prepare(_gcn())
+    obs = model.convs[0].quant["input"].observer
+    assert obs.momentum is None
+    ema = DegreeQuant(bits=8, momentum=0.1).prepare(_gcn()).convs[0].quant["input"].observer
+    assert ema.momentum == 0.1
+    fallback = DegreeQuant(bits=8, percentile=False).prepare(_gcn()).convs[0].quant["input"].observer
+    assert fallback.momentum == 0.01
+
+
+def test_node_input_roles_track_the_full_range_by_default():
+    """Sparse raw features (bag-of-words) have a 1% tail of 0: the input role must not clip them to nothing."""
+    model = DegreeQuant(bits=4).prepare(_gcn())
+    for p in model.quant_points():
+        q = model.get_quantizer(p.path, p.role)
+        if p.role == "input" and p.kind == "node":
+            assert q.observer.tail == 0.0
+        elif p.kind != "param":
+            assert q.observer.tail == 0.01
+    x = (torch.rand(500, 100) < 0.01).float()
+    q = model.convs[0].quant["input"].train()
+    assert torch.equal(q(x), x)  # 0/1 features survive 4-bit quantization exactly
+    custom = DegreeQuant(bits=4, input_tail=0.01).prepare(_gcn())
+    assert custom.convs[0].quant["input"].observer.tail == 0.01

@@ -59,5 +59,5 @@ def test_percentile_calibration_averages_batches(node_graph):
     model = _model()
     method.calibrate(model, [node_graph, node_graph])
     obs = model.convs[0].quant["input"].observer
-    assert isinstance(obs, PercentileObserver) and obs.momentum is None
+    assert isinstance(obs, PercentileObserver) and obs.momentum == "mean"
     assert float(obs.hi) < float(node_graph.x.max())

@@ -77,9 +77,29 @@ def test_percentile_sampling_respects_protection_on_big_tensor():
     assert float(obs.hi) == 0.0
 
 
-def test_percentile_tail_validated():
+def test_percentile_tail_and_momentum_validated():
     with pytest.raises(DQBenchError, match="tail"):
         PercentileObserver(tail=0.6)
+    with pytest.raises(DQBenchError, match="momentum"):
+        PercentileObserver(momentum="ema")
+
+
+def test_percentile_default_keeps_running_extremes_of_batch_quantiles():
+    obs = PercentileObserver(tail=0.0)
+    obs(torch.tensor([-1.0, 4.0]))
+    obs(torch.tensor([-3.0, 2.0]))
+    obs(torch.tensor([-2.0, 3.0]))
+    assert (float(obs.lo), float(obs.hi)) == (-3.0, 4.0)
+
+
+def test_percentile_ema_and_mean_modes():
+    ema = PercentileObserver(tail=0.0, momentum=0.25)
+    mean = PercentileObserver(tail=0.0, momentum="mean")
+    for hi in (4.0, 8.0, 0.0):
+        ema(torch.tensor([0.0, hi]))
+        mean(torch.tensor([0.0, hi]))
+    assert float(ema.hi) == pytest.approx((4.0 * 0.75 + 8.0 * 0.25) * 0.75)
+    assert float(mean.hi) == pytest.approx(4.0)
 
 
 def test_observer_state_round_trips_through_state_dict():

@@ -67,7 +67,7 @@ void check_path(Path p) {
 
 int nthreads(int t) { return t > 0 ? t : 1; }
 
-int g_prefetch = 16;  // SpMM software prefetch distance, in edges
+int g_prefetch = 32;  // SpMM software prefetch distance, in edges
 
 // ---------------------------------------------------------------------------------------------------------
 // Epilogue: scalar reference
@@ -187,6 +187,7 @@ struct Csr {
   const uint8_t* w;  // [nnz, H] or null (binary)
   int H;             // weight columns (1 when binary)
   int C;             // columns per head
+  int64_t nnz;       // indptr[rows]
 };
 
 void spmm_row_scalar(const Csr& g, int64_t i, const int8_t* x, int64_t xs, int x_zp, int F, int32_t* acc) {
@@ -246,7 +247,7 @@ AVX512VNNI void spmm_panel_vnni(const Csr& g, int64_t i, const int8_t* x, int64_
   const int8_t* base = x + col0;
   for (int64_t e = beg; e < end; e += 4) {
     int r = static_cast<int>(std::min<int64_t>(4, end - e));
-    if (e + g_prefetch + 4 <= end) {
+    if (e + g_prefetch + 4 <= g.nnz) {  // across row ends too: short rows are the common case
       for (int t = g_prefetch; t < g_prefetch + 4; ++t) {
         const char* p = reinterpret_cast<const char*>(base + static_cast<int64_t>(g.indices[e + t]) * xs);
         _mm_prefetch(p, _MM_HINT_T0);
@@ -358,7 +359,8 @@ void spmm_i8(uintptr_t indptr, uintptr_t indices, uintptr_t w, int H, int C, int
   if (H > 64) throw std::invalid_argument("at most 64 heads");
   if (H > 16 && p == VNNI) throw std::invalid_argument("the vnni path supports at most 16 heads");
   Csr g{reinterpret_cast<const int64_t*>(indptr), reinterpret_cast<const int32_t*>(indices),
-        reinterpret_cast<const uint8_t*>(w), w ? H : 1, w && H > 1 ? C : F};
+        reinterpret_cast<const uint8_t*>(w), w ? H : 1, w && H > 1 ? C : F,
+        reinterpret_cast<const int64_t*>(indptr)[N]};
   const int8_t* xp = reinterpret_cast<const int8_t*>(x);
   py::gil_scoped_release release;
 #pragma omp parallel num_threads(nthreads(threads))
@@ -620,7 +622,7 @@ void lut8(uintptr_t x, int64_t n, uintptr_t lut, uintptr_t out, const std::strin
 #if DQ_X86
 template <int NC>
 AVX512 void spmm_f32_panel(const int64_t* ip, const int32_t* ix, const float* w, int64_t i, const float* x, int F,
-                           int col0, float* acc) {
+                           int col0, float* acc, int64_t nnz) {
   __m512 a[NC];
   __mmask16 m[NC];
   #pragma GCC unroll 16
@@ -631,9 +633,9 @@ AVX512 void spmm_f32_panel(const int64_t* ip, const int32_t* ix, const float* w,
   }
   const int64_t end = ip[i + 1];
   for (int64_t e = ip[i]; e < end; ++e) {
-    if (e + 8 < end) {
+    if (e + 8 < nnz) {
       const char* pf = reinterpret_cast<const char*>(x + static_cast<int64_t>(ix[e + 8]) * F + col0);
-      for (int k = 0; k < NC; k += 4) _mm_prefetch(pf + 64 * k, _MM_HINT_T0);
+      for (int k = 0; k < NC; ++k) _mm_prefetch(pf + 64 * k, _MM_HINT_T0);  // every line of the row
     }
     const float* row = x + static_cast<int64_t>(ix[e]) * F + col0;
     if (w) {
@@ -650,27 +652,27 @@ AVX512 void spmm_f32_panel(const int64_t* ip, const int32_t* ix, const float* w,
 }
 
 AVX512 void spmm_f32_row_avx512(const int64_t* ip, const int32_t* ix, const float* w, int64_t i, const float* x,
-                                int F, float* acc) {
+                                int F, float* acc, int64_t nnz) {
   for (int col0 = 0; col0 < F; col0 += 128) {
     switch ((std::min(128, F - col0) + 15) / 16) {
-      case 1: spmm_f32_panel<1>(ip, ix, w, i, x, F, col0, acc); break;
-      case 2: spmm_f32_panel<2>(ip, ix, w, i, x, F, col0, acc); break;
-      case 3: case 4: spmm_f32_panel<4>(ip, ix, w, i, x, F, col0, acc); break;
-      default: spmm_f32_panel<8>(ip, ix, w, i, x, F, col0, acc); break;
+      case 1: spmm_f32_panel<1>(ip, ix, w, i, x, F, col0, acc, nnz); break;
+      case 2: spmm_f32_panel<2>(ip, ix, w, i, x, F, col0, acc, nnz); break;
+      case 3: case 4: spmm_f32_panel<4>(ip, ix, w, i, x, F, col0, acc, nnz); break;
+      default: spmm_f32_panel<8>(ip, ix, w, i, x, F, col0, acc, nnz); break;
     }
   }
 }
 
 AVX512 void spmm_i32_row_avx512(const int64_t* ip, const int32_t* ix, const int32_t* w, int64_t i, const int32_t* x,
-                                int F, int32_t* acc) {
+                                int F, int32_t* acc, int64_t nnz) {
   const int nch = (F + 15) / 16;
   for (int k = 0; k < nch; ++k) _mm512_storeu_si512(acc + 16 * k, _mm512_setzero_si512());
   const int64_t end = ip[i + 1];
   for (int64_t e = ip[i]; e < end; ++e) {
     const int32_t* row = x + static_cast<int64_t>(ix[e]) * F;
-    if (e + 8 < end) {
+    if (e + 8 < nnz) {
       const char* pf = reinterpret_cast<const char*>(x + static_cast<int64_t>(ix[e + 8]) * F);
-      for (int k = 0; k < nch; k += 4) _mm_prefetch(pf + 64 * (k / 4) * 4, _MM_HINT_T0);
+      for (int k = 0; k < nch; ++k) _mm_prefetch(pf + 64 * k, _MM_HINT_T0);  // every line of the row
     }
     __m512i wv = _mm512_set1_epi32(w ? w[e] : 1);
     for (int k = 0; k < nch; ++k) {
@@ -738,7 +740,7 @@ void spmm_f32(uintptr_t indptr, uintptr_t indices, uintptr_t w, int64_t N, uintp
     float* o = op + i * F;
 #if DQ_X86
     if (p == VNNI) {
-      spmm_f32_row_avx512(ip, ix, wp, i, xp, F, o);
+      spmm_f32_row_avx512(ip, ix, wp, i, xp, F, o, ip[N]);
     } else
 #endif
     {
@@ -775,7 +777,7 @@ void spmm_i32(uintptr_t indptr, uintptr_t indices, uintptr_t w, int64_t N, uintp
     for (int64_t i = 0; i < N; ++i) {
 #if DQ_X86
       if (p == VNNI) {
-        spmm_i32_row_avx512(ip, ix, wp, i, xp, F, acc);
+        spmm_i32_row_avx512(ip, ix, wp, i, xp, F, acc, ip[N]);
       } else
 #endif
       {
