@@ -131,8 +131,8 @@ def markdown_tables(summary: pd.DataFrame, gain: pd.DataFrame, failures: list[di
             rows, headers=["dataset", "arch", "method", "bits", "ours", "published", "diff", "source"],
             tablefmt="github", disable_numparse=True))
     if not latency.empty:
-        parts.append("## Latency\n\n" + tabulate(latency, headers="keys", tablefmt="github", showindex=False,
-                                                 floatfmt=".4g"))
+        parts.append("## Latency: medians over rounds (full statistics and raw samples in the records)\n\n" + tabulate(
+            latency_table(latency), headers="keys", tablefmt="github", showindex=False, floatfmt=".3g"))
     if failures:
         rows = [[f["trial_id"], f["status"], f.get("error", "")] for f in failures]
         parts.append("## Failed or skipped trials\n\n" + tabulate(rows, headers=["trial", "status", "reason"],
@@ -154,6 +154,30 @@ def latency_frame(records: list[dict]) -> pd.DataFrame:
                 row[k] = v
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+LATENCY_COLUMNS = {  # flattened metric -> column of the markdown table (seconds shown in ms)
+    "backend": "kernels", "median_s.int8": "INT8 ms", "median_s.pyg": "PyG ms", "median_s.pyg_csr": "PyG CSR ms",
+    "median_s.fp32": "FP32 same-structure ms", "median_s.int32": "INT32 ms", "speedup.vs_pyg": "× PyG",
+    "speedup.vs_pyg_csr": "× PyG CSR", "speedup.vs_fp32": "× FP32 same-structure", "speedup.vs_int32": "× INT32",
+    "stages_s.quantize_input": "quantize ms", "stages_s.gemm": "GEMM ms", "stages_s.spmm": "SpMM ms",
+    "stages_s.requantize": "requantize ms", "memory_ratio": "INT8/FP32 memory",
+}
+
+
+def latency_table(latency: pd.DataFrame) -> pd.DataFrame:
+    """The readable subset of the latency metrics: medians, speed-ups, stages, memory."""
+    if latency.empty:
+        return latency
+    df = latency.copy()
+    if "memory_bytes.int8_total" in df and "memory_bytes.fp32_total" in df:
+        df["memory_ratio"] = df["memory_bytes.int8_total"] / df["memory_bytes.fp32_total"]
+    cols = [c for c in LATENCY_COLUMNS if c in df]
+    out = df[["dataset", "arch", "bits", "threads"] + cols].copy()
+    for c in cols:
+        if c.startswith(("median_s.", "stages_s.")):
+            out[c] = out[c] * 1000
+    return out.rename(columns=LATENCY_COLUMNS)
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
