@@ -123,7 +123,8 @@ def markdown_tables(summary: pd.DataFrame, gain: pd.DataFrame, failures: list[di
         rows = [[r.dataset, r.arch, _fmt_bits(r.bits), _ms(r.mean_degree_quant, r.std_degree_quant),
                  _ms(r.mean_qat, r.std_qat), f"{r.gain:+.2f}"] for _, r in gain.iterrows()]
         parts.append("## Degree-Quant gain over naive QAT (points)\n\n" + tabulate(
-            rows, headers=["dataset", "arch", "bits", "degree_quant", "qat", "gain"], tablefmt="github", disable_numparse=True))
+            rows, headers=["dataset", "arch", "bits", "degree_quant", "qat", "gain"], tablefmt="github",
+            disable_numparse=True))
     if anchors is not None and not anchors.empty:
         rows = [[r.dataset, r.arch, r.method, _fmt_bits(r.bits), _pm(r["mean"], r["std"], int(r["n"])),
                  _ms(r.mean_anchor, r.std_anchor), f"{r['diff']:+.2f}", r.source] for _, r in anchors.iterrows()]

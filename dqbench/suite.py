@@ -176,7 +176,7 @@ def _method_bits(path: str, name: str, bits: Any) -> tuple[int, ...]:
 def _seeds(path: str, seeds: Any, where: str) -> tuple[int, ...]:
     if isinstance(seeds, int) and not isinstance(seeds, bool) and seeds > 0:
         seeds = list(range(seeds))
-    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+    if not isinstance(seeds, list) or not seeds or not all(type(s) is int for s in seeds):
         _fail(path, f"{where} must be a non-empty list of integers (or a count)")
     return tuple(seeds)
 
@@ -187,7 +187,8 @@ def load_suite(path: str | Path) -> SuiteSpec:
 
     p = Path(path)
     if not p.exists() and not p.suffix:
-        for candidate in (Path("suites") / f"{p}.toml", Path(__file__).resolve().parent.parent / "suites" / f"{p}.toml"):
+        shipped = Path(__file__).resolve().parent.parent / "suites"
+        for candidate in (Path("suites") / f"{p}.toml", shipped / f"{p}.toml"):
             if candidate.exists():
                 p = candidate
                 break
