@@ -13,14 +13,6 @@ from dqbench.errors import DQBenchError
 from dqbench.registry import ARCHS
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(prev)
-
-
 def skewed_graph(n: int = 60, seed: int = 0) -> Data:
     """Node i receives about i edges from random sources (in-degrees 0..n-1), plus positive features."""
     gen = torch.Generator().manual_seed(seed)

@@ -23,15 +23,6 @@ def tiny_graph(num_nodes: int = 40, num_edges: int = 160, seed: int = 0):
                 y=torch.randint(0, NUM_CLASSES, (num_nodes,), generator=gen), num_nodes=num_nodes)
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny tensors: OpenMP threads only add spin-wait contention on a shared 2-core machine (50x slower)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture
 def node_graph():
     return tiny_graph()
