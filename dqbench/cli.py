@@ -84,7 +84,13 @@ def _root(args):
     return resolve_root(cache=args.cache, mirror=args.data_mirror)
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def cmd_run(args) -> int:
+    import signal
+
     from dqbench.report import write_report
     from dqbench.runner import run_suite
     from dqbench.suite import load_suite
@@ -93,6 +99,7 @@ def cmd_run(args) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    signal.signal(signal.SIGTERM, _interrupt)  # a preempted job stops like Ctrl-C: finished trials are kept
     suite = load_suite(args.suite)
     out = Path(args.out or Path("reports") / "runs" / suite.name)
     filters = {k: getattr(args, k) for k in ("dataset", "arch", "method", "bits") if getattr(args, k)}
