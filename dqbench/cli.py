@@ -100,6 +100,7 @@ def cmd_run(args) -> int:
 
         torch.set_num_threads(args.threads)
     signal.signal(signal.SIGTERM, _interrupt)  # a preempted job stops like Ctrl-C: finished trials are kept
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C works even if the parent ignored SIGINT
     suite = load_suite(args.suite)
     out = Path(args.out or Path("reports") / "runs" / suite.name)
     filters = {k: getattr(args, k) for k in ("dataset", "arch", "method", "bits") if getattr(args, k)}

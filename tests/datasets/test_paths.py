@@ -94,15 +94,17 @@ def test_missing_dataset_is_one_line_error(tmp_path, name):
     assert not any((tmp_path / "empty").iterdir())
 
 
-def test_missing_dataset_twice_does_not_prompt(tmp_path):
+def test_missing_dataset_twice_does_not_prompt(tmp_path, monkeypatch):
     """A failed ogb download leaves folders behind; the next attempt must fail the same way, not ask on stdin."""
+    monkeypatch.delenv("DQBENCH_DATA_MIRROR", raising=False)
     root = resolve_root(cache=tmp_path / "cache")
     for _ in range(2):
         with pytest.raises(DQBenchError, match="ogbg-molhiv"):
             DATASETS.get("ogbg-molhiv")(root=root, seed=0)
 
 
-def test_ogb_folder_without_release_file(tmp_path):
+def test_ogb_folder_without_release_file(tmp_path, monkeypatch):
+    monkeypatch.delenv("DQBENCH_DATA_MIRROR", raising=False)
     folder = tmp_path / "cache" / "ogb" / "ogbg_molhiv" / "raw"
     folder.mkdir(parents=True)
     (folder / "edge.csv.gz").write_text("x")
