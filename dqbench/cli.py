@@ -150,7 +150,8 @@ def cmd_list(args) -> int:
 def cmd_report(args) -> int:
     from dqbench.report import write_report
 
-    print(f"report: {write_report(args.run, args.out)}")
+    command = "dqbench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    print(f"report: {write_report(args.run, args.out, command=command)}")
     return 0
 
 

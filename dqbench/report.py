@@ -244,7 +244,8 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None, command
     env = info.get("environment", {})
     head = [f"# dqbench report: suite `{suite}`", ""]
     if command:
-        head += ["Produced by:", "", "```", command, "```", ""]
+        head += ["Produced by (the trials themselves: `dqbench run` of this suite into this directory, possibly in "
+                 "several pieces; every record keeps its configuration):", "", "```", command, "```", ""]
     head += [f"Run directory: `{run_dir}` — {len(records)} records ({len(failures)} failed or skipped).", "",
              f"Environment: {env.get('cpu', '?')}, {env.get('cpu_count', '?')} CPUs, torch threads "
              f"{env.get('torch_threads', '?')}, flags {' '.join(env.get('cpu_flags', []))}; git {env.get('git', '?')}; "
