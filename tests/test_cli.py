@@ -60,19 +60,24 @@ def test_list_shows_sources(capsys):
     assert "degree_quant" in out and "built-in" in out
 
 
-def test_sigkill_midway_then_resume_gives_one_record_per_trial(tmp_path, data_root):
-    suite = tmp_path / "killme.toml"
-    suite.write_text((REPO / "suites" / "smoke.toml").read_text().replace('name = "smoke"', 'name = "killme"')
+def _start_long_smoke(tmp_path, data_root, name, min_records, **popen_kwargs):
+    """Start a slower copy of the smoke suite in a subprocess; return once it has ``min_records`` records."""
+    suite = tmp_path / f"{name}.toml"
+    suite.write_text((REPO / "suites" / "smoke.toml").read_text().replace('name = "smoke"', f'name = "{name}"')
                      .replace("epochs = 30", "epochs = 60"))
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "dqbench.cli", "run", str(suite), "--out", str(out), "--no-progress", "--no-report"]
-    proc = subprocess.Popen(cmd, env=_env(data_root), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, env=_env(data_root), **popen_kwargs)
     records = out / "trials.jsonl"
     deadline = time.time() + 600
-    while time.time() < deadline:
-        if records.exists() and len(records.read_text().splitlines()) >= 3:
-            break
+    while time.time() < deadline and not (records.exists() and len(records.read_text().splitlines()) >= min_records):
         time.sleep(0.05)
+    return proc, cmd, records
+
+
+def test_sigkill_midway_then_resume_gives_one_record_per_trial(tmp_path, data_root):
+    proc, cmd, records = _start_long_smoke(tmp_path, data_root, "killme", 3, stdout=subprocess.DEVNULL,
+                                           stderr=subprocess.DEVNULL)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     partial = len(records.read_text().splitlines())
@@ -84,16 +89,8 @@ def test_sigkill_midway_then_resume_gives_one_record_per_trial(tmp_path, data_ro
 
 
 def test_ctrl_c_saves_finished_trials_and_exits_2_in_one_line(tmp_path, data_root):
-    suite = tmp_path / "intr.toml"
-    suite.write_text((REPO / "suites" / "smoke.toml").read_text().replace('name = "smoke"', 'name = "intr"')
-                     .replace("epochs = 30", "epochs = 60"))
-    out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "dqbench.cli", "run", str(suite), "--out", str(out), "--no-progress", "--no-report"]
-    proc = subprocess.Popen(cmd, env=_env(data_root), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    records = out / "trials.jsonl"
-    deadline = time.time() + 600
-    while time.time() < deadline and not (records.exists() and len(records.read_text().splitlines()) >= 2):
-        time.sleep(0.05)
+    proc, _, records = _start_long_smoke(tmp_path, data_root, "intr", 2, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, text=True)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 2
