@@ -118,12 +118,18 @@ class _Lowerer:
         qmsg = self.act(path, "message", node=False)
         qagg = self.act(path, "aggregate")
         self.spec.setdefault("gcn", {})[f"gcn:{path}"] = qmsg
-        F = self.conv.weights[f"{path}.lin.lin.weight"].values.size(0)
-        req = K.Requant(alpha=self.full(F, qmsg.scale * qlin.scale), qp=qagg)
-        chain = [(layer.bias, None if layer.last else "relu", self.act(path, "update"))] + self.next_input(layers, i)
+        width = self.conv.weights[f"{path}.lin.lin.weight"].values.size(0)
+        return self.weighted_aggregate(layer, path, layers, i, final_float, width, qmsg.scale, qlin, qagg, "relu",
+                                       f"gcn:{path}")
+
+    def weighted_aggregate(self, layer, path, layers, i, final_float, width, edge_scale, qlin, qagg, act,
+                           graph_key):
+        """SpMM of the linear output with quantized edge weights, then bias + activation + update requantization."""
+        req = K.Requant(alpha=self.full(width, edge_scale * qlin.scale), qp=qagg)
+        chain = [(layer.bias, None if layer.last else act, self.act(path, "update"))] + self.next_input(layers, i)
         qp = self.finish(req, chain, final_float)
         dst = self.out_key(layers, i, path, final_float)
-        self.ops.append(SpmmOp(name=path, src=f"{path}.lin:linear", dst=dst, graph_key=f"gcn:{path}",
+        self.ops.append(SpmmOp(name=path, src=f"{path}.lin:linear", dst=dst, graph_key=graph_key,
                                x_zp=qlin.zero_point, req=req))
         return dst, qp
 
@@ -164,14 +170,8 @@ class _Lowerer:
         self.ops.append(AttentionOp(name=path, src=f"{path}.lin:linear", dst=f"{path}:attention", qp_h=qlin,
                                     qp_att=qatt, att_src=layer.att_src.detach().clone(),
                                     att_dst=layer.att_dst.detach().clone(), heads=heads, dst_graph=f"gat:{path}"))
-        F = heads * layer.channels
-        req = K.Requant(alpha=self.full(F, qatt.scale * qlin.scale), qp=qagg)
-        chain = [(layer.bias, None if layer.last else "elu", self.act(path, "update"))] + self.next_input(layers, i)
-        qp = self.finish(req, chain, final_float)
-        dst = self.out_key(layers, i, path, final_float)
-        self.ops.append(SpmmOp(name=path, src=f"{path}.lin:linear", dst=dst, graph_key=f"gat:{path}",
-                               x_zp=qlin.zero_point, req=req))
-        return dst, qp
+        return self.weighted_aggregate(layer, path, layers, i, final_float, heads * layer.channels, qatt.scale, qlin,
+                                       qagg, "elu", f"gat:{path}")
 
     def readout(self, readout):
         qx = self.cur_qp
