@@ -173,3 +173,10 @@ def graph_index(data) -> tuple[torch.Tensor, int]:
         return torch.zeros(data.num_nodes, dtype=torch.long, device=data.x.device), 1
     num = getattr(data, "num_graphs", None)
     return batch, int(num) if num is not None else (int(batch.max()) + 1 if batch.numel() else 0)
+
+
+def with_one_self_loop(edge_index: torch.Tensor, num_nodes: int) -> torch.Tensor:
+    """The edges without their self loops, then exactly one loop per node (the edge order edge roles rely on)."""
+    loops = torch.arange(num_nodes, device=edge_index.device)
+    keep = edge_index[0] != edge_index[1]
+    return torch.cat([edge_index[:, keep], torch.stack([loops, loops])], dim=1)

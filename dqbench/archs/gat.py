@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dqbench.archs.base import QLinear, Quantized, check_dropout, check_sizes, named
+from dqbench.archs.base import QLinear, Quantized, check_dropout, check_sizes, named, with_one_self_loop
 from dqbench.archs.base import dropout as apply_dropout
 from dqbench.archs.stack import StackedGNN
 from dqbench.errors import DQBenchError
@@ -38,10 +38,7 @@ class GATLayer(Quantized):
         n = x.size(0)
         x = self.q("input", x, mask)
         h = self.lin(x, mask).view(n, self.heads, self.channels)
-        loops = torch.arange(n, device=x.device)
-        keep = edge_index[0] != edge_index[1]
-        src = torch.cat([edge_index[0, keep], loops])
-        dst = torch.cat([edge_index[1, keep], loops])
+        src, dst = with_one_self_loop(edge_index, n)
         logits = F.leaky_relu((h * self.att_src).sum(-1)[src] + (h * self.att_dst).sum(-1)[dst], 0.2)
         alpha = softmax(logits, dst, num_nodes=n)
         alpha = self.q("attention", alpha, None if mask is None else mask[src])

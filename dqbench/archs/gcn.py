@@ -6,16 +6,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dqbench.archs.base import QLinear, Quantized, named
+from dqbench.archs.base import QLinear, Quantized, named, with_one_self_loop
 from dqbench.archs.stack import StackedGNN
 from dqbench.registry import ARCHS
 
 
 def gcn_norm_weights(edge_index: torch.Tensor, num_nodes: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Edges with one self loop per node added, and their weights 1/sqrt(deg_i deg_j) (deg counts the loop)."""
-    loops = torch.arange(num_nodes, device=edge_index.device)
-    keep = edge_index[0] != edge_index[1]
-    ei = torch.cat([edge_index[:, keep], torch.stack([loops, loops])], dim=1)
+    ei = with_one_self_loop(edge_index, num_nodes)
     deg = torch.zeros(num_nodes, device=ei.device).index_add_(0, ei[1], torch.ones(ei.size(1), device=ei.device))
     dinv = deg.pow(-0.5)
     return ei, dinv[ei[0]] * dinv[ei[1]]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import torch
 
+from dqbench.archs.base import with_one_self_loop
 from dqbench.engine.kernels import Csr, quantize_torch
 from dqbench.errors import DQBenchError
 
@@ -33,10 +34,7 @@ def prepare_graph(spec: dict, data) -> dict:
     if spec.get("edges"):
         out["edges"], _ = Csr.from_edges(edge_index[0], edge_index[1], n)
     if spec.get("gat"):
-        loops = torch.arange(n)
-        keep = edge_index[0] != edge_index[1]
-        src = torch.cat([edge_index[0, keep], loops])
-        dst = torch.cat([edge_index[1, keep], loops])
+        src, dst = with_one_self_loop(edge_index, n)
         csr, perm = Csr.from_edges(src, dst, n)
         out["gat"] = {"src": src, "dst": dst, "perm": perm, "csr": csr, "n": n}
     if spec.get("pool"):
