@@ -122,6 +122,18 @@ class PercentileObserver(Observer):
         last = values.numel() - 1  # k-th smallest by selection: cheaper than a sort, no size limit (torch.quantile)
         lo = torch.kthvalue(values, int(round(self.tail * last)) + 1).values
         hi = torch.kthvalue(values, int(round((1.0 - self.tail) * last)) + 1).values
+        return self.uncollapse(values, lo, hi)
+
+    @staticmethod
+    def uncollapse(values: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sparse data: when fewer than ``tail`` of the values are non-zero on a side, that side's quantile is 0
+        and clipping there would quantize every non-zero value to 0 (GIN's first aggregation of CiteSeer's
+        bag-of-words features, under 1% non-zero). Such a collapsed side takes the sample's extreme instead."""
+        vmin, vmax = torch.aminmax(values)
+        if bool(hi == 0) and bool(vmax > 0):
+            hi = vmax
+        if bool(lo == 0) and bool(vmin < 0):
+            lo = vmin
         return lo, hi
 
     def combine(self, lo, hi):

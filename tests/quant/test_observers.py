@@ -108,3 +108,21 @@ def test_observer_state_round_trips_through_state_dict():
     b = PercentileObserver(tail=0.0)
     b.load_state_dict(a.state_dict())
     assert (float(b.lo), float(b.hi), bool(b.initialized)) == (-2.0, 5.0, True)
+
+
+def test_percentile_on_sparse_data_keeps_the_non_zero_side():
+    """Under 1% non-zero: a 1% tail would give the range [0, 0]; the collapsed side falls back to the extreme."""
+    x = torch.zeros(5000)  # under sample_size: every value is seen
+    x[:25] = torch.linspace(0.1, 3.0, 25)
+    x[25:30] = -torch.linspace(0.1, 2.0, 5)
+    obs = PercentileObserver(tail=0.01)
+    obs(x)
+    assert float(obs.hi) == pytest.approx(3.0)
+    assert float(obs.lo) == pytest.approx(-2.0)
+
+
+def test_percentile_on_dense_data_still_clips_tails():
+    x = torch.arange(1.0, 1001.0)
+    obs = PercentileObserver(tail=0.01)
+    obs(x)
+    assert 980 <= float(obs.hi) <= 995 and 5 <= float(obs.lo) <= 20
