@@ -34,6 +34,19 @@ def data_root(tmp_path_factory):
     return resolve_root(cache=cache, mirror=str(mirror) if mirror else None)
 
 
+@pytest.fixture
+def real_root(data_root):
+    """``real_root(relpath)``: the session DataRoot, or skip unless the mirror or cache holds ``relpath``."""
+
+    def get(relpath: str):
+        mirrored = data_root.mirror is not None and (data_root.mirror / relpath).is_dir()
+        if not mirrored and not (data_root.cache / relpath).is_dir():
+            pytest.skip(f"{relpath} not in the data mirror; set DQBENCH_DATA_MIRROR")
+        return data_root
+
+    return get
+
+
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch):
     """Tests never download: any HTTP(S) attempt fails fast."""

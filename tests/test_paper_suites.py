@@ -8,21 +8,24 @@ from dqbench.cli import main
 from dqbench.suite import expand, load_suite
 
 
-@pytest.mark.parametrize("name", ["paper_node", "paper_graph", "ablation"])
+@pytest.mark.parametrize("name", ["paper_node", "paper_graph", "ablation", "reddit_short"])
 def test_suite_validates(name):
     suite = load_suite(name)
     assert expand(suite)
 
 
-@pytest.mark.parametrize("name, dataset, expected", [
-    ("paper_node", "cora", 21),      # 3 archs x 7 method/bit cells
-    ("paper_graph", "mutag", 5),     # GIN x 5 cells, first fold
-    ("ablation", "cora", 8),         # GCN x 8 variants
+@pytest.mark.parametrize("name, dataset, expected, extra", [
+    ("paper_node", "cora", 21, []),      # 3 archs x 7 method/bit cells
+    ("paper_graph", "mutag", 5, []),     # GIN x 5 cells, first fold
+    ("ablation", "cora", 8, []),         # GCN x 8 variants
+    ("reddit_short", "reddit-binary", 1, ["--method", "degree_quant", "--bits", "4"]),  # ~10 s per epoch
 ])
-def test_quick_piece_runs(name, dataset, expected, tmp_path, data_root):
+def test_quick_piece_runs(name, dataset, expected, extra, tmp_path, data_root, real_root):
+    if dataset == "reddit-binary":
+        real_root("TUDataset/REDDIT-BINARY")
     out = tmp_path / name
     argv = ["run", name, "--quick", "--dataset", dataset, "--out", str(out), "--no-progress",
-            "--cache", str(data_root.cache)]
+            "--cache", str(data_root.cache), *extra]
     if data_root.mirror:
         argv += ["--data-mirror", str(data_root.mirror)]
     assert main(argv) == 0

@@ -128,12 +128,10 @@ def make_graph_steps(method_name: str, batches: list, num_features: int, bits: i
 
 @pytest.mark.benchmark(group="dq_overhead")
 @pytest.mark.parametrize("bits", [8, 4])
-def test_degree_quant_step_overhead_vs_qat_on_reddit_binary(benchmark, data_root, bits):
+def test_degree_quant_step_overhead_vs_qat_on_reddit_binary(benchmark, real_root, bits):
     if benchmark.disabled:
         pytest.skip("benchmark: run with --benchmark-enable (or --benchmark-only)")
-    if not ((data_root.mirror and (data_root.mirror / "TUDataset/REDDIT-BINARY").is_dir())
-            or (data_root.cache / "TUDataset/REDDIT-BINARY").is_dir()):
-        pytest.skip("REDDIT-BINARY is not in the data mirror or cache")
+    data_root = real_root("TUDataset/REDDIT-BINARY")
     from dqbench.registry import DATASETS
 
     ds = DATASETS.get("reddit-binary")(root=data_root)

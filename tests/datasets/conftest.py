@@ -1,4 +1,4 @@
-"""Dataset-test fixtures: skip real datasets the mirror lacks; snapshot folders to prove they were not written."""
+"""Dataset-test fixtures: snapshot folders to prove they were not written; slow tests only on request."""
 
 from __future__ import annotations
 
@@ -19,19 +19,6 @@ def _snapshot(folder) -> dict:
 def snapshot():
     """``snapshot(folder)``: every path under it with size and mtime."""
     return _snapshot
-
-
-@pytest.fixture
-def real_root(data_root):
-    """``real_root(relpath)``: the session DataRoot, or skip unless the mirror or cache holds ``relpath``."""
-
-    def get(relpath: str):
-        mirrored = data_root.mirror is not None and (data_root.mirror / relpath).is_dir()
-        if not mirrored and not (data_root.cache / relpath).is_dir():
-            pytest.skip(f"{relpath} not in the data mirror; set DQBENCH_DATA_MIRROR")
-        return data_root
-
-    return get
 
 
 @pytest.fixture(autouse=True)
