@@ -104,10 +104,11 @@ def cmd_run(args) -> int:
     suite = load_suite(args.suite)
     out = Path(args.out or Path("reports") / "runs" / suite.name)
     filters = {k: getattr(args, k) for k in ("dataset", "arch", "method", "bits") if getattr(args, k)}
+    command = args.invocation
     summary = run_suite(suite, out, _root(args), filters=filters, retry_failed=args.retry_failed,
-                        progress=not args.no_progress, quick=args.quick)
+                        progress=not args.no_progress, quick=args.quick, command=command)
     if not args.no_report and (summary.ran or summary.skipped):
-        path = write_report(out, command="dqbench " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
+        path = write_report(out, command=command)
         print(f"report: {path}")
     if summary.interrupted:
         raise DQBenchError(f"interrupted: {summary.skipped + summary.ran} of {summary.total} trials are saved in "
@@ -150,7 +151,7 @@ def cmd_list(args) -> int:
 def cmd_report(args) -> int:
     from dqbench.report import write_report
 
-    command = "dqbench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = args.invocation
     print(f"report: {write_report(args.run, args.out, command=command)}")
     return 0
 
@@ -179,7 +180,9 @@ HANDLERS = {"run": cmd_run, "validate": cmd_validate, "list": cmd_list, "report"
 
 def main(argv: list[str] | None = None) -> int:
     try:
+        argv = sys.argv[1:] if argv is None else list(argv)
         args = build_parser().parse_args(argv)
+        args.invocation = "dqbench " + " ".join(shlex.quote(a) for a in argv)  # for reports and the pieces log
         return HANDLERS[args.command](args)
     except DQBenchError as exc:
         print(f"dqbench: error: {exc}", file=sys.stderr)

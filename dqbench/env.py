@@ -48,13 +48,18 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+CODE_PATHS = ("dqbench", "suites", "pyproject.toml")  # what decides a record; reports/ changing is not "dirty"
+
+
 def git_revision() -> str:
+    """HEAD's commit, with "+dirty" when the code or suites differ from it (not when only reports do)."""
     root = Path(__file__).resolve().parent.parent
     try:
         rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
         if rev.returncode != 0:
             return "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS],
+                               cwd=root,
                                capture_output=True, text=True, timeout=5).stdout.strip()
         return rev.stdout.strip() + ("+dirty" if dirty else "")
     except (OSError, subprocess.TimeoutExpired):

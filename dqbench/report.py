@@ -9,12 +9,12 @@ from pathlib import Path
 import pandas as pd
 
 from dqbench.errors import DQBenchError
+from dqbench.plots import METHOD_ORDER, _fmt_bits, plot_accuracy, plot_gains
 from dqbench.records import read_records
-from dqbench.store import RECORDS, RUN_INFO
+from dqbench.store import RECORDS, RUN_INFO, RunStore
 
 KEYS = ["dataset", "arch", "method", "bits"]
 DEFAULT_ANCHORS = Path(__file__).resolve().parent.parent / "baselines" / "paper" / "anchors.csv"
-METHOD_ORDER = {"fp32": 0, "ptq": 1, "qat": 2, "degree_quant": 3}
 
 
 def load_run(run_dir: str | Path) -> tuple[dict, list[dict]]:
@@ -76,7 +76,9 @@ def gains(summary: pd.DataFrame, method: str = "degree_quant", over: str = "qat"
     if both.empty:
         return pd.DataFrame()
     both["gain"] = both[f"mean_{method}"] - both[f"mean_{over}"]
-    return both[[f"mean_{method}", f"std_{method}", f"mean_{over}", f"std_{over}", "gain"]].reset_index()
+    both["epoch_time_ratio"] = both[f"epoch_time_s_{method}"] / both[f"epoch_time_s_{over}"]
+    return both[[f"mean_{method}", f"std_{method}", f"mean_{over}", f"std_{over}", "gain",
+                 "epoch_time_ratio"]].reset_index()
 
 
 def anchor_table(summary: pd.DataFrame, anchors_path: Path | None) -> pd.DataFrame:
@@ -100,10 +102,6 @@ def _pm(mean: float, std: float, n: int) -> str:
     return f"{_ms(mean, std)} ({n})"
 
 
-def _fmt_bits(b: int) -> str:
-    return "FP32" if b == 32 else f"INT{b}"
-
-
 def markdown_tables(summary: pd.DataFrame, gain: pd.DataFrame, failures: list[dict], latency: pd.DataFrame,
                     anchors: pd.DataFrame | None = None, metric_name: str = "test score (%)") -> str:
     from tabulate import tabulate
@@ -114,17 +112,23 @@ def markdown_tables(summary: pd.DataFrame, gain: pd.DataFrame, failures: list[di
                  "" if r.method == "fp32" or math.isnan(r.delta_fp32) else f"{r.delta_fp32:+.2f}",
                  f"{r.avg_bits:.2f}" if pd.notna(r.avg_bits) else "",
                  f"{r.model_size_bytes / 1024:.1f}" if pd.notna(r.model_size_bytes) else "",
+                 f"{r.bitops / 1e6:.3g}" if pd.notna(r.bitops) else "",
                  f"{r.epoch_time_s * 1000:.1f}" if pd.notna(r.epoch_time_s) else ""]
                 for _, r in summary.iterrows()]
         parts.append(f"## Accuracy: {metric_name}, mean ± std (n)\n\n" + tabulate(
             rows, headers=["dataset", "arch", "method", "bits", "test", "Δ FP32", "avg bits", "size KiB",
-                           "ms/epoch"], tablefmt="github", disable_numparse=True))
+                           "MBitOPs/row", "ms/epoch"], tablefmt="github", disable_numparse=True)
+            + "\n\nMBitOPs/row: BitOPs of the dense layers per node (graph tasks: per node too), weight bits × "
+              "input bits per multiply-accumulate; aggregation is not counted.")
     if not gain.empty:
         rows = [[r.dataset, r.arch, _fmt_bits(r.bits), _ms(r.mean_degree_quant, r.std_degree_quant),
-                 _ms(r.mean_qat, r.std_qat), f"{r.gain:+.2f}"] for _, r in gain.iterrows()]
+                 _ms(r.mean_qat, r.std_qat), f"{r.gain:+.2f}",
+                 f"{r.epoch_time_ratio:.2f}×" if pd.notna(r.epoch_time_ratio) else ""] for _, r in gain.iterrows()]
         parts.append("## Degree-Quant gain over naive QAT (points)\n\n" + tabulate(
-            rows, headers=["dataset", "arch", "bits", "degree_quant", "qat", "gain"], tablefmt="github",
-            disable_numparse=True))
+            rows, headers=["dataset", "arch", "bits", "degree_quant", "qat", "gain", "epoch time dq/qat"],
+            tablefmt="github", disable_numparse=True)
+            + "\n\nEpoch time: mean training seconds per epoch of the trials, run one after another on this "
+              "machine (not interleaved: a noisy comparison on a shared machine).")
     if anchors is not None and not anchors.empty:
         rows = [[r.dataset, r.arch, r.method, _fmt_bits(r.bits), _pm(r["mean"], r["std"], int(r["n"])),
                  _ms(r.mean_anchor, r.std_anchor), f"{r['diff']:+.2f}", r.source] for _, r in anchors.iterrows()]
@@ -139,6 +143,33 @@ def markdown_tables(summary: pd.DataFrame, gain: pd.DataFrame, failures: list[di
         parts.append("## Failed or skipped trials\n\n" + tabulate(rows, headers=["trial", "status", "reason"],
                                                                   tablefmt="github", disable_numparse=True))
     return "\n\n".join(parts) + "\n"
+
+
+def _kv(d: dict) -> str:
+    return " ".join(f"{k}={v}" for k, v in sorted(d.items())) or "defaults"
+
+
+def settings_tables(records: list[dict]) -> str:
+    """The hyper-parameters the records ran with: per dataset x arch (model and training), per method."""
+    from tabulate import tabulate
+
+    cells, methods = {}, {}
+    for r in records:
+        c = r["config"]
+        if r.get("kind", "accuracy") != "accuracy":
+            continue
+        key = (c["dataset"], c["arch"], _kv(c.get("arch_kwargs", {})), _kv(c.get("train", {})))
+        cells.setdefault(key, None)
+        if c.get("method_kwargs"):
+            methods.setdefault((c["method"], _fmt_bits(c["bits"]), _kv(c["method_kwargs"])), None)
+    if not cells:
+        return ""
+    out = "## Settings (from the records)\n\n" + tabulate(
+        list(cells), headers=["dataset", "arch", "model", "training"], tablefmt="github", disable_numparse=True)
+    if methods:
+        out += "\n\n" + tabulate(list(methods), headers=["method", "bits", "method settings"], tablefmt="github",
+                                  disable_numparse=True)
+    return out + "\n\nEvery other method setting is its default (`dqbench list` describes each method).\n"
 
 
 def latency_frame(records: list[dict]) -> pd.DataFrame:
@@ -192,44 +223,12 @@ def _flatten(d: dict, prefix: str = "") -> dict:
     return out
 
 
-def plot_accuracy(summary: pd.DataFrame, path: Path) -> None:
-    """Grouped bars of test score by method and bit width, one panel per dataset x arch, with std error bars."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    panels = list(summary.groupby(["dataset", "arch"], sort=False))
-    cols = min(3, len(panels))
-    rows = math.ceil(len(panels) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.4 * rows), squeeze=False)
-    methods = sorted(summary["method"].unique(), key=lambda m: METHOD_ORDER.get(m, 9))
-    bits = sorted(summary["bits"].unique(), reverse=True)
-    width = 0.8 / max(len(methods), 1)
-    for ax, ((dataset, arch), group) in zip(axes.flat, panels):
-        for i, method in enumerate(methods):
-            sub = group[group["method"] == method].set_index("bits")
-            xs = [j + i * width for j, b in enumerate(bits) if b in sub.index]
-            ys = [sub.loc[b, "mean"] for b in bits if b in sub.index]
-            es = [sub.loc[b, "std"] for b in bits if b in sub.index]
-            if xs:
-                ax.bar(xs, ys, width, yerr=es, capsize=2, label=method)
-        ax.set_xticks([j + 0.4 - width / 2 for j in range(len(bits))], [_fmt_bits(b) for b in bits])
-        ax.set_title(f"{dataset} / {arch}")
-        ax.set_ylabel("test score (%)")
-        lo = max(0.0, float((group["mean"] - group["std"]).min()) - 5)
-        ax.set_ylim(lo, min(100.0, float((group["mean"] + group["std"]).max()) + 3))
-    for ax in list(axes.flat)[len(panels):]:
-        ax.axis("off")
-    axes.flat[0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
 def write_report(run_dir: str | Path, out_dir: str | Path | None = None, command: str | None = None,
                  anchors: Path | None = DEFAULT_ANCHORS) -> Path:
-    """Write report.md, summary.csv, gains.csv, latency.csv and accuracy.png; returns the markdown path."""
+    """Write report.md, summary.csv, gains.csv, latency.csv, accuracy.png and gains.png; returns the markdown
+    path."""
+    from tabulate import tabulate
+
     info, records = load_run(run_dir)
     if not records:
         raise DQBenchError(f"{run_dir} has no finished trials yet; run the suite first")
@@ -243,7 +242,16 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None, command
     suite = info.get("suite", {}).get("name", "?")
     env = info.get("environment", {})
     head = [f"# dqbench report: suite `{suite}`", ""]
-    if command:
+    pieces = RunStore(run_dir).pieces()
+    if pieces:
+        head += ["Produced by these `dqbench run` invocations into this directory (each ran the trials it lists "
+                 "that were not already there; every record keeps its configuration):", "",
+                 tabulate([[f"`{p['command']}`", str(p.get("git", "?"))[:12], p.get("started", "?"), p.get("to_run", "?")]
+                           for p in pieces], headers=["command", "commit", "started", "trials to run"],
+                          tablefmt="github", disable_numparse=True), ""]
+        if command and not command.startswith("dqbench run"):
+            head += [f"Report written by `{command}`.", ""]
+    elif command:
         head += ["Produced by (the trials themselves: `dqbench run` of this suite into this directory, possibly in "
                  "several pieces; every record keeps its configuration):", "", "```", command, "```", ""]
     head += [f"Run directory: `{run_dir}` — {len(records)} records ({len(failures)} failed or skipped).", "",
@@ -258,6 +266,11 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None, command
         body += "\n![accuracy by method and bit width](accuracy.png)\n"
     if not gain.empty:
         gain.to_csv(out / "gains.csv", index=False)
+        plot_gains(gain, out / "gains.png")
+        body += "\n![Degree-Quant minus naive QAT per dataset and arch](gains.png)\n"
+    settings = settings_tables(records)
+    if settings:
+        body += "\n" + settings
     if not latency.empty:
         latency.to_csv(out / "latency.csv", index=False)
     path = out / "report.md"

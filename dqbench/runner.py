@@ -40,9 +40,10 @@ class _Datasets:
 
 
 def run_suite(suite: SuiteSpec, out: str | Path, root, filters: dict | None = None, retry_failed: bool = False,
-              progress: bool = True, log=print, quick: bool = False) -> RunSummary:
-    """Run (or resume) ``suite`` into ``out``. Ctrl-C stops after the finished trials are saved."""
-    from dqbench.env import environment
+              progress: bool = True, log=print, quick: bool = False, command: str | None = None) -> RunSummary:
+    """Run (or resume) ``suite`` into ``out``. Ctrl-C stops after the finished trials are saved. ``command``
+    (the invocation, for the report) is logged in the run directory when this call has trials to run."""
+    from dqbench.env import environment, git_revision
 
     filters = filters or {}
     check_filters(suite, filters)
@@ -59,6 +60,9 @@ def run_suite(suite: SuiteSpec, out: str | Path, root, filters: dict | None = No
     todo = [t for t in trials if t.trial_id not in done or (retry_failed and done[t.trial_id]["status"] == "failed")]
     summary = RunSummary(Path(out), len(trials), len(trials) - len(todo), 0, 0)
     log(f"suite {suite.name}: {len(trials)} trials, {summary.skipped} already done, {len(todo)} to run -> {out}")
+    if todo and command:
+        store.log_piece({"command": command, "git": git_revision(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                         "to_run": len(todo)})
     bar = _progress(len(todo), progress)
     try:
         for trial in todo:

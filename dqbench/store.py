@@ -1,4 +1,5 @@
-"""A run directory: run.json (suite + environment, written once) and append-only trials.jsonl."""
+"""A run directory: run.json (suite + environment, written once), append-only trials.jsonl, and pieces.jsonl:
+one line per ``dqbench run`` invocation that ran trials there (its command and commit)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dqbench.records import read_records
 
 RECORDS = "trials.jsonl"
 RUN_INFO = "run.json"
+PIECES = "pieces.jsonl"
 
 
 class RunStore:
@@ -57,14 +59,32 @@ class RunStore:
 
     def append(self, record: dict) -> None:
         """Append one record as one line and flush it to disk before returning."""
-        line = json.dumps(record, sort_keys=True, default=str) + "\n"
-        with open(self.records_path, "a") as f:
-            f.write(line)
-            f.flush()
-            os.fsync(f.fileno())
+        _append_line(self.records_path, record)
+
+    def log_piece(self, piece: dict) -> None:
+        """Note one invocation (command, commit, how many trials it set out to run)."""
+        _append_line(self.dir / PIECES, piece)
+
+    def pieces(self) -> list[dict]:
+        """The logged invocations, oldest first (unreadable lines are skipped: this log is informative only)."""
+        path = self.dir / PIECES
+        out = []
+        for line in path.read_text().splitlines() if path.exists() else []:
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return out
 
     def records(self) -> list[dict]:
         return read_records(self.records_path)[0]
+
+
+def _append_line(path: Path, obj: dict) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps(obj, sort_keys=True, default=str) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -34,10 +34,13 @@ def test_run_smoke_end_to_end_and_resume(tmp_path, data_root, capsys):
     assert "Accuracy" in report and "degree_quant" in report and (out / "accuracy.png").stat().st_size > 1000
     info = json.loads((out / "run.json").read_text())
     assert info["environment"]["packages"]["torch"].startswith("2.13")
-    # resuming does nothing and duplicates nothing
+    assert "Settings (from the records)" in report and "| `dqbench run smoke --out" in report
+    # resuming does nothing, duplicates nothing, and logs no piece (it ran no trial)
     assert main(args) == 0
     assert len((out / "trials.jsonl").read_text().splitlines()) == 28
     assert "28 already done" in capsys.readouterr().out
+    pieces = [json.loads(line) for line in (out / "pieces.jsonl").read_text().splitlines()]
+    assert len(pieces) == 1 and pieces[0]["to_run"] == 28 and pieces[0]["command"].startswith("dqbench run smoke")
 
 
 @pytest.mark.parametrize("argv, message", [

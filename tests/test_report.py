@@ -45,8 +45,23 @@ def test_write_report_files(tmp_path):
     path = write_report(_write_run(tmp_path), command="dqbench run t")
     text = path.read_text()
     assert "52.00 ± 2.83 (2)" in text and "+20.00" in text and "boom" in text and "dqbench run t" in text
-    for name in ("summary.csv", "gains.csv", "accuracy.png"):
+    for name in ("summary.csv", "gains.csv", "accuracy.png", "gains.png"):
         assert (path.parent / name).exists()
+    assert "2.00×" not in text  # same epoch time for every method here: the dq/qat ratio is 1.00×
+    assert "1.00×" in text
+
+
+def test_report_lists_pieces_and_settings(tmp_path):
+    run = _write_run(tmp_path)
+    recs = [dict(r, config=dict(r["config"], arch_kwargs={"hidden": 64}, train={"epochs": 7},
+                                method_kwargs={"p_min": 0.2} if r["config"]["method"] == "degree_quant" else {}))
+            for r in RECORDS]
+    (run / "trials.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    (run / "pieces.jsonl").write_text(json.dumps({"command": "dqbench run t --dataset cora", "git": "abc123",
+                                                   "started": "today", "to_run": 7}) + "\n")
+    text = write_report(run, command="dqbench report run").read_text()
+    assert "`dqbench run t --dataset cora`" in text and "abc123" in text and "Report written by" in text
+    assert "hidden=64" in text and "epochs=7" in text and "p_min=0.2" in text
 
 
 def test_report_does_not_import_torch(tmp_path):

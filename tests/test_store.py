@@ -36,3 +36,14 @@ def test_other_suite_in_same_directory_is_refused(tmp_path):
     RunStore(tmp_path / "run").open("s", lambda: {"suite": {"name": "s"}})
     with pytest.raises(DQBenchError, match="holds a run of suite 's'"):
         RunStore(tmp_path / "run").open("other", lambda: {})
+
+
+def test_pieces_log_skips_unreadable_lines(tmp_path):
+    store = RunStore(tmp_path / "run")
+    store.open("s", lambda: {"suite": {"name": "s"}})
+    assert store.pieces() == []
+    store.log_piece({"command": "dqbench run s --dataset a", "to_run": 3})
+    with open(tmp_path / "run" / "pieces.jsonl", "a") as f:
+        f.write('{"command": "dqbench run s --dat')
+    store.log_piece({"command": "dqbench run s", "to_run": 1})
+    assert [p["to_run"] for p in store.pieces()] == [3]  # the torn line swallowed the next one's start
