@@ -251,9 +251,11 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None, command
                           tablefmt="github", disable_numparse=True), ""]
         if command and not command.startswith("dqbench run"):
             head += [f"Report written by `{command}`.", ""]
+    elif command and command.startswith("dqbench run"):
+        head += ["Produced by:", "", "```", command, "```", ""]
     elif command:
-        head += ["Produced by (the trials themselves: `dqbench run` of this suite into this directory, possibly in "
-                 "several pieces; every record keeps its configuration):", "", "```", command, "```", ""]
+        head += [f"Report written by `{command}`. This run directory has no log of the `dqbench run` invocations "
+                 "(its trials predate that log); every record keeps its configuration.", ""]
     head += [f"Run directory: `{run_dir}` — {len(records)} records ({len(failures)} failed or skipped).", "",
              f"Environment: {env.get('cpu', '?')}, {env.get('cpu_count', '?')} CPUs, torch threads "
              f"{env.get('torch_threads', '?')}, flags {' '.join(env.get('cpu_flags', []))}; git {env.get('git', '?')}; "
