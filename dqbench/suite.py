@@ -147,9 +147,12 @@ def _entries(path: str, raw: dict, section: str, registry, reserved: tuple[str, 
             _fail(path, f"[[{section}]] '{name}': {exc}")
         train = _settings(path, f"{section}.{name}.train", item.get("train"), {}, TRAIN_TYPES)
         label = item.get("label", name)
-        if label in labels:
-            _fail(path, f"two [[{section}]] entries are called '{label}'; give one a distinct 'label'")
-        labels.add(label)
+        # methods: one entry per (label, bit width), so a method may take other settings at another bit width
+        claims = {(label, b) for b in bits} if section == "methods" else {(label, None)}
+        if claims & labels:
+            clash = "" if section != "methods" else " at the same bit width"
+            _fail(path, f"two [[{section}]] entries are called '{label}'{clash}; give one a distinct 'label'")
+        labels |= claims
         seeds = ()
         if "seeds" in item:
             if section != "datasets":

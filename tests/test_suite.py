@@ -54,6 +54,7 @@ def test_folds_and_exclude_and_filters(tmp_path):
     ('[[methods]]\nname = "fp32"\nbits = 8\n', "runs at 32 bits"),
     ('[[archs]]\nname = "gin"\nhiden = 3\n', "has no option 'hiden'"),
     ('[[datasets]]\nname = "cora"\nlabel = "synthetic"\n', "two [[datasets]] entries are called 'synthetic'"),
+    ('[[methods]]\nname = "qat"\nbits = 4\n', "entries are called 'qat' at the same bit width"),
     ('seedz = [1]\n', "unknown key 'seedz'"),
 ])
 def test_validation_errors_are_one_line(tmp_path, patch, message):
@@ -64,6 +65,15 @@ def test_validation_errors_are_one_line(tmp_path, patch, message):
         load_suite(_suite(tmp_path, text))
     assert message in str(exc.value)
     assert "\n" not in str(exc.value)
+
+
+def test_a_method_may_take_other_settings_at_another_bit_width(tmp_path):
+    text = BASE.replace('bits = [8, 4]', 'bits = 8\ntrain = { lr = 0.005 }') + \
+        '[[methods]]\nname = "qat"\nbits = 4\ntrain = { lr = 0.05 }\n'
+    trials = expand(load_suite(_suite(tmp_path, text)))
+    lrs = {(t.method.label, t.bits): t.train["lr"] for t in trials}
+    assert lrs[("qat", 8)] == 0.005 and lrs[("qat", 4)] == 0.05
+    assert len({t.trial_id for t in trials}) == len(trials) == 6
 
 
 def test_wrong_types_and_missing_file(tmp_path):
