@@ -26,6 +26,7 @@ def _pyplot():
 def plot_accuracy(summary: pd.DataFrame, path: Path) -> None:
     """Grouped bars of test score by method and bit width, one panel per dataset x arch, with std error bars."""
     plt = _pyplot()
+    summary = summary.assign(std=summary["std"].fillna(0.0))  # n = 1: no error bar
     panels = list(summary.groupby(["dataset", "arch"], sort=False))
     cols = min(3, len(panels))
     rows = math.ceil(len(panels) / cols)

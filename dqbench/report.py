@@ -56,7 +56,7 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     for col in ("avg_bits", "model_size_bytes", "bitops", "epoch_time_s"):
         out[col] = g[col].mean()
     out = out.reset_index()
-    out["std"] = out["std"].fillna(0.0)
+    # n = 1 leaves std undefined (NaN): printed as "–", never as a spread of 0
     fp32 = out[out["method"] == "fp32"].set_index(["dataset", "arch"])["mean"]
     out["delta_fp32"] = [
         row["mean"] - fp32.get((row["dataset"], row["arch"]), math.nan) for _, row in out.iterrows()
@@ -95,7 +95,7 @@ def anchor_table(summary: pd.DataFrame, anchors_path: Path | None) -> pd.DataFra
 
 
 def _ms(mean: float, std: float) -> str:
-    return f"{mean:.2f} ± {std:.2f}"
+    return f"{mean:.2f} ± " + ("–" if pd.isna(std) else f"{std:.2f}")
 
 
 def _pm(mean: float, std: float, n: int) -> str:
@@ -127,8 +127,9 @@ def markdown_tables(summary: pd.DataFrame, gain: pd.DataFrame, failures: list[di
         parts.append("## Degree-Quant gain over naive QAT (points)\n\n" + tabulate(
             rows, headers=["dataset", "arch", "bits", "degree_quant", "qat", "gain", "epoch time dq/qat"],
             tablefmt="github", disable_numparse=True)
-            + "\n\nEpoch time: mean training seconds per epoch of the trials, run one after another on this "
-              "machine (not interleaved: a noisy comparison on a shared machine).")
+            + "\n\nEpoch time: mean training seconds per epoch, as the trials recorded them (run one after another "
+              "or side by side on a shared machine: a noisy comparison; `tests/benchmarks/test_dq_overhead.py` is "
+              "the interleaved one).")
     if anchors is not None and not anchors.empty:
         rows = [[r.dataset, r.arch, r.method, _fmt_bits(r.bits), _pm(r["mean"], r["std"], int(r["n"])),
                  _ms(r.mean_anchor, r.std_anchor), f"{r['diff']:+.2f}", r.source] for _, r in anchors.iterrows()]

@@ -87,3 +87,10 @@ def test_anchor_printed_beside_our_figure(tmp_path):
     (run / "trials.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     text = write_report(run).read_text()
     assert "Against published figures" in text and "56.20 ± 8.20" in text and "+5.80" in text
+
+
+def test_single_record_has_no_spread(tmp_path):
+    run = _write_run(tmp_path)
+    (run / "trials.jsonl").write_text(json.dumps(RECORDS[2]) + "\n")
+    text = write_report(run).read_text()
+    assert "50.00 ± – (1)" in text and "± 0.00" not in text
