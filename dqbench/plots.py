@@ -55,8 +55,6 @@ def plot_accuracy(summary: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
-
-
 def plot_gains(gain: pd.DataFrame, path: Path) -> None:
     """Bars of Degree-Quant minus naive QAT (points) per dataset / arch, one bar per bit width."""
     plt = _pyplot()

@@ -129,11 +129,10 @@ class PercentileObserver(Observer):
         """Sparse data: when fewer than ``tail`` of the values are non-zero on a side, that side's quantile is 0
         and clipping there would quantize every non-zero value to 0 (GIN's first aggregation of CiteSeer's
         bag-of-words features, under 1% non-zero). Such a collapsed side takes the sample's extreme instead."""
-        vmin, vmax = torch.aminmax(values)
-        if bool(hi == 0) and bool(vmax > 0):
-            hi = vmax
-        if bool(lo == 0) and bool(vmin < 0):
-            lo = vmin
+        if bool(hi == 0):
+            hi = torch.maximum(hi, values.max())
+        if bool(lo == 0):
+            lo = torch.minimum(lo, values.min())
         return lo, hi
 
     def combine(self, lo, hi):
