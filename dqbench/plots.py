@@ -7,11 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-METHOD_ORDER = {"fp32": 0, "ptq": 1, "qat": 2, "degree_quant": 3}
-
-
-def _fmt_bits(b: int) -> str:
-    return "FP32" if b == 32 else f"INT{b}"
+from dqbench.labels import fmt_bits, method_rank
 
 
 def _pyplot():
@@ -31,7 +27,7 @@ def plot_accuracy(summary: pd.DataFrame, path: Path) -> None:
     cols = min(3, len(panels))
     rows = math.ceil(len(panels) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.4 * rows), squeeze=False)
-    methods = sorted(summary["method"].unique(), key=lambda m: METHOD_ORDER.get(m, 9))
+    methods = sorted(summary["method"].unique(), key=method_rank)
     bits = sorted(summary["bits"].unique(), reverse=True)
     width = 0.8 / max(len(methods), 1)
     for ax, ((dataset, arch), group) in zip(axes.flat, panels):
@@ -42,7 +38,7 @@ def plot_accuracy(summary: pd.DataFrame, path: Path) -> None:
             es = [sub.loc[b, "std"] for b in bits if b in sub.index]
             if xs:
                 ax.bar(xs, ys, width, yerr=es, capsize=2, label=method)
-        ax.set_xticks([j + 0.4 - width / 2 for j in range(len(bits))], [_fmt_bits(b) for b in bits])
+        ax.set_xticks([j + 0.4 - width / 2 for j in range(len(bits))], [fmt_bits(b) for b in bits])
         ax.set_title(f"{dataset} / {arch}")
         ax.set_ylabel("test score (%)")
         lo = max(0.0, float((group["mean"] - group["std"]).min()) - 5)
@@ -65,7 +61,7 @@ def plot_gains(gain: pd.DataFrame, path: Path) -> None:
     for i, b in enumerate(bits):
         sub = gain[gain["bits"] == b].set_index(["dataset", "arch"])["gain"]
         xs = [j + i * width for j, c in enumerate(cells) if c in sub.index]
-        ax.bar(xs, [sub.loc[c] for c in cells if c in sub.index], width, label=_fmt_bits(b))
+        ax.bar(xs, [sub.loc[c] for c in cells if c in sub.index], width, label=fmt_bits(b))
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(cells))], [f"{d}\n{a}" for d, a in cells], fontsize=8)
     ax.set_ylabel("degree_quant − qat (points)")

@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from dqbench.errors import DQBenchError
-from dqbench.plots import METHOD_ORDER, _fmt_bits, plot_accuracy, plot_gains
+from dqbench.labels import fmt_bits, method_rank
+from dqbench.plots import plot_accuracy, plot_gains
 from dqbench.records import read_records
 from dqbench.store import RECORDS, RUN_INFO, RunStore
 
@@ -61,7 +62,7 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     out["delta_fp32"] = [
         row["mean"] - fp32.get((row["dataset"], row["arch"]), math.nan) for _, row in out.iterrows()
     ]
-    out["_order"] = out["method"].map(lambda m: METHOD_ORDER.get(m, 9))
+    out["_order"] = out["method"].map(method_rank)
     return out.sort_values(["dataset", "arch", "_order", "bits"], ascending=[True, True, True, False]).drop(
         columns="_order").reset_index(drop=True)
 
@@ -108,7 +109,7 @@ def markdown_tables(summary: pd.DataFrame, gain: pd.DataFrame, failures: list[di
 
     parts = []
     if not summary.empty:
-        rows = [[r.dataset, r.arch, r.method, _fmt_bits(r.bits), _pm(r["mean"], r["std"], int(r["n"])),
+        rows = [[r.dataset, r.arch, r.method, fmt_bits(r.bits), _pm(r["mean"], r["std"], int(r["n"])),
                  "" if r.method == "fp32" or math.isnan(r.delta_fp32) else f"{r.delta_fp32:+.2f}",
                  f"{r.avg_bits:.2f}" if pd.notna(r.avg_bits) else "",
                  f"{r.model_size_bytes / 1024:.1f}" if pd.notna(r.model_size_bytes) else "",
@@ -121,7 +122,7 @@ def markdown_tables(summary: pd.DataFrame, gain: pd.DataFrame, failures: list[di
             + "\n\nMBitOPs/row: BitOPs of the dense layers per node (graph tasks: per node too), weight bits × "
               "input bits per multiply-accumulate; aggregation is not counted.")
     if not gain.empty:
-        rows = [[r.dataset, r.arch, _fmt_bits(r.bits), _ms(r.mean_degree_quant, r.std_degree_quant),
+        rows = [[r.dataset, r.arch, fmt_bits(r.bits), _ms(r.mean_degree_quant, r.std_degree_quant),
                  _ms(r.mean_qat, r.std_qat), f"{r.gain:+.2f}",
                  f"{r.epoch_time_ratio:.2f}×" if pd.notna(r.epoch_time_ratio) else ""] for _, r in gain.iterrows()]
         parts.append("## Degree-Quant gain over naive QAT (points)\n\n" + tabulate(
@@ -131,7 +132,7 @@ def markdown_tables(summary: pd.DataFrame, gain: pd.DataFrame, failures: list[di
               "or side by side on a shared machine: a noisy comparison; `tests/benchmarks/test_dq_overhead.py` is "
               "the interleaved one).")
     if anchors is not None and not anchors.empty:
-        rows = [[r.dataset, r.arch, r.method, _fmt_bits(r.bits), _pm(r["mean"], r["std"], int(r["n"])),
+        rows = [[r.dataset, r.arch, r.method, fmt_bits(r.bits), _pm(r["mean"], r["std"], int(r["n"])),
                  _ms(r.mean_anchor, r.std_anchor), f"{r['diff']:+.2f}", r.source] for _, r in anchors.iterrows()]
         parts.append("## Against published figures\n\n" + tabulate(
             rows, headers=["dataset", "arch", "method", "bits", "ours", "published", "diff", "source"],
@@ -162,7 +163,7 @@ def settings_tables(records: list[dict]) -> str:
         key = (c["dataset"], c["arch"], _kv(c.get("arch_kwargs", {})), _kv(c.get("train", {})))
         cells.setdefault(key, None)
         if c.get("method_kwargs"):
-            methods.setdefault((c["method"], _fmt_bits(c["bits"]), _kv(c["method_kwargs"])), None)
+            methods.setdefault((c["method"], fmt_bits(c["bits"]), _kv(c["method_kwargs"])), None)
     if not cells:
         return ""
     out = "## Settings (from the records)\n\n" + tabulate(

@@ -53,7 +53,8 @@ class GATLayer(Quantized):
 
 @ARCHS.register("gat")
 def gat(*, in_channels: int, out_channels: int, task: str, hidden: int = 64, layers: int = 2,
-        dropout: float = 0.6, heads: int = 8, attn_dropout: float = 0.6, pool: str = "sum") -> StackedGNN:
+        dropout: float = 0.6, heads: int = 8, attn_dropout: float = 0.6, pool: str = "sum",
+        conv_dropout: float | None = None) -> StackedGNN:
     """Graph Attention Network (multi-head, concatenated on hidden layers, one head on the last node-task layer)."""
     kwargs = dict(locals())
     check_sizes(hidden=hidden, heads=heads)

@@ -46,7 +46,7 @@ class GCNLayer(Quantized):
 
 @ARCHS.register("gcn")
 def gcn(*, in_channels: int, out_channels: int, task: str, hidden: int = 64, layers: int = 2,
-        dropout: float = 0.5, pool: str = "sum") -> StackedGNN:
+        dropout: float = 0.5, pool: str = "sum", conv_dropout: float | None = None) -> StackedGNN:
     """Graph Convolutional Network; symmetric normalisation with self loops; sum/mean readout for graph tasks."""
     kwargs = dict(locals())
     return named(StackedGNN(**kwargs, make_layer=GCNLayer), "gcn", kwargs)

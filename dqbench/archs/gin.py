@@ -38,7 +38,7 @@ class GINLayer(Quantized):
 
 @ARCHS.register("gin")
 def gin(*, in_channels: int, out_channels: int, task: str, hidden: int = 64, layers: int | None = None,
-        dropout: float = 0.5, pool: str = "sum", eps: float = 0.0) -> StackedGNN:
+        dropout: float = 0.5, pool: str = "sum", eps: float = 0.0, conv_dropout: float | None = None) -> StackedGNN:
     """Graph Isomorphism Network (fixed eps), two-layer MLP with BatchNorm per layer; sum readout for graph tasks.
     ``layers`` defaults to 5 on graph tasks (as in the GIN and Degree-Quant papers) and 2 on node tasks."""
     if layers is None:

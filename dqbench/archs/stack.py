@@ -11,16 +11,20 @@ from dqbench.archs.base import dropout as apply_dropout
 
 
 class StackedGNN(QuantGNN):
-    """``layers`` layers built by ``make_layer(in, out, last)``; node tasks end in ``out_channels``."""
+    """``layers`` layers built by ``make_layer(in, out, last)``; node tasks end in ``out_channels``.
+
+    ``conv_dropout`` (default: ``dropout``) drops each layer's input; ``dropout`` also drops inside the readout.
+    Graph-task GINs as in the GIN and Degree-Quant papers use ``conv_dropout=0``: dropout in the readout only."""
 
     def __init__(self, *, in_channels: int, out_channels: int, task: str, hidden: int, layers: int, dropout: float,
-                 make_layer: Callable, pool: str = "sum"):
+                 make_layer: Callable, pool: str = "sum", conv_dropout: float | None = None):
         super().__init__()
         check_task(task)
         check_sizes(in_channels=in_channels, out_channels=out_channels, hidden=hidden, layers=layers)
-        check_dropout(dropout=dropout)
+        conv_dropout = dropout if conv_dropout is None else conv_dropout
+        check_dropout(dropout=dropout, conv_dropout=conv_dropout)
         self.task = task
-        self.dropout = dropout
+        self.dropout = conv_dropout
         dims = [in_channels] + [hidden] * layers
         if task == "node":
             dims[-1] = out_channels

@@ -10,10 +10,25 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from dqbench.errors import DQBenchError
+
 
 def unprotected_rows(x: torch.Tensor, protect: torch.Tensor | None) -> torch.Tensor:
     """The rows of ``x`` not flagged in ``protect`` (all of ``x`` when ``protect`` is None)."""
     return x if protect is None else x[~protect]
+
+
+def is_rate(momentum) -> bool:
+    """A float momentum in (0, 1]."""
+    return isinstance(momentum, (int, float)) and not isinstance(momentum, bool) and 0.0 < momentum <= 1.0
+
+
+def average_into(observer: "Observer", lo: torch.Tensor, hi: torch.Tensor, momentum: float | None) -> None:
+    """``r <- (1 - m) r + m r_batch`` on the observer's range; ``momentum=None``: m = 1/count, the plain mean."""
+    observer.count.add_(1)
+    m = 1.0 / float(observer.count) if momentum is None else momentum
+    observer.lo.lerp_(lo.to(observer.lo.dtype), m)
+    observer.hi.lerp_(hi.to(observer.hi.dtype), m)
 
 
 class Observer(nn.Module):
@@ -65,18 +80,13 @@ class MomentumObserver(Observer):
 
     def __init__(self, momentum: float | None = 0.01):
         super().__init__()
-        if momentum is not None and not (isinstance(momentum, (int, float)) and 0.0 < momentum <= 1.0):
-            from dqbench.errors import DQBenchError
-
+        if momentum is not None and not is_rate(momentum):
             raise DQBenchError(f"momentum must be a number in (0, 1], got {momentum!r}")
         self.momentum = momentum
         self.register_buffer("count", torch.tensor(1))
 
     def combine(self, lo, hi):
-        self.count.add_(1)
-        m = self.momentum if self.momentum is not None else 1.0 / float(self.count)
-        self.lo.lerp_(lo.to(self.lo.dtype), m)
-        self.hi.lerp_(hi.to(self.hi.dtype), m)
+        average_into(self, lo, hi, self.momentum)
 
     def extra_repr(self) -> str:
         return f"momentum={self.momentum}"
@@ -92,12 +102,9 @@ class PercentileObserver(Observer):
 
     def __init__(self, tail: float = 0.001, momentum: float | str | None = None, sample_size: int = 8192):
         super().__init__()
-        from dqbench.errors import DQBenchError
-
         if not 0.0 <= tail < 0.5:
             raise DQBenchError(f"percentile tail must be in [0, 0.5), got {tail}")
-        if momentum is not None and momentum != "mean" and not (isinstance(momentum, (int, float))
-                                                                 and 0.0 < momentum <= 1.0):
+        if momentum is not None and momentum != "mean" and not is_rate(momentum):
             raise DQBenchError(f"percentile momentum must be None, 'mean' or in (0, 1], got {momentum!r}")
         self.tail = tail
         self.momentum = momentum
@@ -140,10 +147,7 @@ class PercentileObserver(Observer):
             torch.minimum(self.lo, lo, out=self.lo)
             torch.maximum(self.hi, hi, out=self.hi)
             return
-        self.count.add_(1)
-        m = 1.0 / float(self.count) if self.momentum == "mean" else self.momentum
-        self.lo.lerp_(lo.to(self.lo.dtype), m)
-        self.hi.lerp_(hi.to(self.hi.dtype), m)
+        average_into(self, lo, hi, None if self.momentum == "mean" else self.momentum)
 
     def extra_repr(self) -> str:
         return f"tail={self.tail}, momentum={self.momentum}, sample_size={self.sample_size}"

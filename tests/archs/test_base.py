@@ -76,6 +76,7 @@ def test_rebuild_from_recorded_kwargs(name, task):
     ({"hidden": 0}, "hidden must be"),
     ({"layers": 0}, "layers must be"),
     ({"dropout": 1.5}, "dropout must be"),
+    ({"conv_dropout": -0.1}, "conv_dropout must be"),
     ({"task": "graph", "pool": "max"}, "pool must be"),
     ({"in_channels": -1}, "in_channels must be"),
 ])

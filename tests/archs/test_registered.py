@@ -58,6 +58,26 @@ def test_dropout_only_in_training(name, task):
 
 
 @pytest.mark.parametrize("name", ARCH_NAMES)
+def test_conv_dropout_zero_leaves_only_the_readout_dropout(name):
+    """conv_dropout=0: layer inputs are never dropped; the readout still drops with ``dropout``."""
+    extra = {"attn_dropout": 0.0} if name == "gat" else {}
+    model = build(name, "graph", dropout=0.5, conv_dropout=0.0, **extra).train()
+    recs = record_all(model)
+    data = data_for("graph")
+    torch.manual_seed(1)
+    a = model(data)
+    first = next(rec for point, rec in recs.items() if point.path == "convs.0" and point.role == "input")
+    torch.testing.assert_close(first.calls[0][0], data.x)  # the first layer saw the features undropped
+    torch.manual_seed(2)
+    assert not torch.allclose(a, model(data))  # the readout's dropout is still there
+    model.readout.dropout = 0.0
+    torch.manual_seed(1)
+    b = model(data)
+    torch.manual_seed(2)
+    torch.testing.assert_close(b, model(data))
+
+
+@pytest.mark.parametrize("name", ARCH_NAMES)
 @pytest.mark.parametrize("task", TASKS)
 def test_every_role_is_applied(name, task):
     model = build(name, task).eval()

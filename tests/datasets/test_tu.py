@@ -46,6 +46,23 @@ def test_degree_features_one_hot_and_capped(real_root):
     assert torch.equal(g.x.argmax(dim=1), deg.clamp(max=10))
 
 
+def test_degree_features_standardized(real_root):
+    ds = DATASETS.get("imdb-binary")(root=real_root("TUDataset/IMDB-BINARY"), seed=0, degree_features="standardized")
+    assert ds.num_features == 1
+    graphs = ds.split(0).train + ds.split(0).val + ds.split(0).test
+    x = torch.cat([g.x for g in graphs]).view(-1)
+    deg = torch.cat([torch.bincount(g.edge_index[1], minlength=g.num_nodes) for g in graphs]).float()
+    torch.testing.assert_close((x.mean(), x.std()), (torch.tensor(0.0), torch.tensor(1.0)), atol=1e-5, rtol=0)
+    assert torch.corrcoef(torch.stack([x, deg]))[0, 1] > 0.9999  # an affine map of the degree
+
+
+def test_bad_degree_features(tmp_path):
+    from dqbench.datasets.paths import DataRoot
+
+    with pytest.raises(DQBenchError, match="degree_features must be one of"):
+        DATASETS.get("reddit-binary")(root=DataRoot(tmp_path), seed=0, degree_features="log")
+
+
 def test_folds_depend_on_seed(real_root):
     root = real_root("TUDataset/MUTAG")
     label = lambda ds: [float(g.x.sum()) for g in ds.split(0).test]  # noqa: E731

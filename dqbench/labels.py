@@ -1,0 +1,13 @@
+"""How reports and plots name and order things: bit widths as FP32/INT8/INT4, methods from FP32 to Degree-Quant."""
+
+METHOD_ORDER = {"fp32": 0, "ptq": 1, "qat": 2, "degree_quant": 3}
+
+
+def method_rank(method: str) -> int:
+    """Sort key for methods: the registered baselines first, plugins after them."""
+    return METHOD_ORDER.get(method, len(METHOD_ORDER))
+
+
+def fmt_bits(bits: int) -> str:
+    """32 -> "FP32", 8 -> "INT8"."""
+    return "FP32" if bits == 32 else f"INT{bits}"
