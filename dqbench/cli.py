@@ -28,6 +28,9 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
     for key in ("dataset", "arch", "method", "bits"):
         p.add_argument(f"--{key}", action="append", metavar=key.upper(),
                        help=f"only trials with this {key} (repeatable)")
+    for key in ("seed", "fold"):
+        p.add_argument(f"--{key}", action="append", type=int, metavar=key.upper(),
+                       help=f"only trials with this {key} (repeatable)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,7 +96,7 @@ def cmd_run(args) -> int:
 
     from dqbench.report import write_report
     from dqbench.runner import run_suite
-    from dqbench.suite import load_suite
+    from dqbench.suite import FILTER_KEYS, load_suite
 
     if args.threads:
         import torch
@@ -103,7 +106,7 @@ def cmd_run(args) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C works even if the parent ignored SIGINT
     suite = load_suite(args.suite)
     out = Path(args.out or Path("reports") / "runs" / suite.name)
-    filters = {k: getattr(args, k) for k in ("dataset", "arch", "method", "bits") if getattr(args, k)}
+    filters = {k: getattr(args, k) for k in FILTER_KEYS if getattr(args, k)}
     command = args.invocation
     summary = run_suite(suite, out, _root(args), filters=filters, retry_failed=args.retry_failed,
                         progress=not args.no_progress, quick=args.quick, command=command)

@@ -285,6 +285,8 @@ def expand(suite: SuiteSpec, num_folds: dict[str, int] | None = None, filters: d
         seeds = d.seeds or suite.seeds
         if quick:
             folds, seeds = folds[:1], seeds[:1]
+        folds = [f for f in folds if not filters.get("fold") or f in filters["fold"]]
+        seeds = [s for s in seeds if not filters.get("seed") or s in filters["seed"]]
         for a in suite.archs:
             for m in suite.methods:
                 for bits in m.bits:
@@ -310,12 +312,12 @@ def _folds(folds: Any, available: int) -> list[int]:
     return [f for f in folds if f < available] or [0]
 
 
-FILTER_KEYS = ("dataset", "arch", "method", "bits")
+FILTER_KEYS = ("dataset", "arch", "method", "bits", "seed", "fold")
 
 
 def _selected(filters: dict, d: Entry, a: Entry, m: Entry, bits: int) -> bool:
     values = {"dataset": d.label, "arch": a.label, "method": m.label, "bits": str(bits)}
-    return all(values[k] in {str(x) for x in allowed} for k, allowed in filters.items() if allowed)
+    return all(values[k] in {str(x) for x in allowed} for k, allowed in filters.items() if allowed and k in values)
 
 
 def check_filters(suite: SuiteSpec, filters: dict) -> None:
@@ -323,8 +325,14 @@ def check_filters(suite: SuiteSpec, filters: dict) -> None:
     present = {
         "dataset": {d.label for d in suite.datasets}, "arch": {a.label for a in suite.archs},
         "method": {m.label for m in suite.methods}, "bits": {str(b) for m in suite.methods for b in m.bits},
+        "seed": {str(s) for s in suite.seeds} | {str(s) for d in suite.datasets for s in d.seeds},
     }
     for key, allowed in filters.items():
+        if key == "fold":
+            bad = [f for f in allowed or () if not isinstance(f, int) or f < 0]
+            if bad:
+                raise DQBenchError(f"--fold {bad[0]}: folds are numbered from 0")
+            continue
         for value in allowed or ():
             if str(value) not in present[key]:
                 raise DQBenchError(

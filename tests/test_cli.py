@@ -48,6 +48,7 @@ def test_run_smoke_end_to_end_and_resume(tmp_path, data_root, capsys):
     (["list", "things"], "invalid choice"),
     (["report", "/nonexistent/run"], "is not a dqbench run directory"),
     (["run", "smoke", "--method", "qta"], "--method qta: not in suite 'smoke'"),
+    (["run", "smoke", "--seed", "9"], "--seed 9: not in suite 'smoke'"),
 ])
 def test_bad_input_exits_2_with_one_line(argv, message, capsys, tmp_path):
     if argv[0] == "run":

@@ -3,7 +3,7 @@ import textwrap
 import pytest
 
 from dqbench.errors import DQBenchError
-from dqbench.suite import expand, load_suite
+from dqbench.suite import check_filters, expand, load_suite
 
 BASE = """
 name = "t"
@@ -45,6 +45,18 @@ def test_folds_and_exclude_and_filters(tmp_path):
     assert {t.fold for t in trials} == {0, 1, 2}
     only = expand(suite, {"synthetic": 3}, {"method": ["qat"]})
     assert {t.method.name for t in only} == {"qat"} and len(only) == 6
+    piece = expand(suite, {"synthetic": 3}, {"fold": [0, 2], "seed": [1]})
+    assert {(t.fold, t.seed) for t in piece} == {(0, 1), (2, 1)} and len(piece) == 2 * 2
+    assert {t.trial_id for t in piece} <= {t.trial_id for t in trials}  # a piece has the same ids as the whole
+
+
+def test_seed_and_fold_filters_checked(tmp_path):
+    suite = load_suite(_suite(tmp_path, BASE))
+    check_filters(suite, {"seed": [0], "fold": [3]})
+    with pytest.raises(DQBenchError, match="--seed 7: not in suite"):
+        check_filters(suite, {"seed": [7]})
+    with pytest.raises(DQBenchError, match="--fold -1: folds are numbered from 0"):
+        check_filters(suite, {"fold": [-1]})
 
 
 @pytest.mark.parametrize("patch, message", [
