@@ -67,6 +67,22 @@ void check_path(Path p) {
 
 int nthreads(int t) { return t > 0 ? t : 1; }
 
+// Calls body(i0, rows, acc) for each tile of up to `tile` rows of [0, N), in parallel (dynamic schedule, `chunk`
+// tiles at a time); acc is the calling thread's scratch of tile * F int32 (+64 spare). The caller drops the GIL.
+template <typename Body>
+void parallel_row_tiles(int64_t N, int tile, int F, int threads, int chunk, Body&& body) {
+  const int64_t tiles = (N + tile - 1) / tile;
+#pragma omp parallel num_threads(nthreads(threads))
+  {
+    std::vector<int32_t> buf(static_cast<size_t>(tile) * F + 64);
+#pragma omp for schedule(dynamic, chunk)
+    for (int64_t t = 0; t < tiles; ++t) {
+      int64_t i0 = t * tile;
+      body(i0, static_cast<int>(std::min<int64_t>(tile, N - i0)), buf.data());
+    }
+  }
+}
+
 int g_prefetch = 32;  // SpMM software prefetch distance, in edges
 
 // ---------------------------------------------------------------------------------------------------------
@@ -363,22 +379,16 @@ void spmm_i8(uintptr_t indptr, uintptr_t indices, uintptr_t w, int H, int C, int
         reinterpret_cast<const int64_t*>(indptr)[N]};
   const int8_t* xp = reinterpret_cast<const int8_t*>(x);
   py::gil_scoped_release release;
-#pragma omp parallel num_threads(nthreads(threads))
-  {
-    std::vector<int32_t> buf(F + 64);
-    int32_t* acc = buf.data();
-#pragma omp for schedule(dynamic, 64)
-    for (int64_t i = 0; i < N; ++i) {
+  parallel_row_tiles(N, 1, F, threads, 64, [&](int64_t i, int, int32_t* acc) {
 #if DQ_X86
-      if (p == VNNI) spmm_row_vnni(g, i, xp, xs, x_zp, F, acc);
-      else if (p == AVX2) spmm_row_avx2(g, i, xp, xs, x_zp, F, acc);
-      else spmm_row_scalar(g, i, xp, xs, x_zp, F, acc);
+    if (p == VNNI) spmm_row_vnni(g, i, xp, xs, x_zp, F, acc);
+    else if (p == AVX2) spmm_row_avx2(g, i, xp, xs, x_zp, F, acc);
+    else spmm_row_scalar(g, i, xp, xs, x_zp, F, acc);
 #else
-      spmm_row_scalar(g, i, xp, xs, x_zp, F, acc);
+    spmm_row_scalar(g, i, xp, xs, x_zp, F, acc);
 #endif
-      epi(p, e, i, acc, 0, F);
-    }
-  }
+    epi(p, e, i, acc, 0, F);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -512,38 +522,29 @@ void gemm_i8(uintptr_t x, int64_t N, int K, int64_t xs, uintptr_t wp, int F, int
   check_path(p);
   Gemm g{reinterpret_cast<const int8_t*>(x), N, K, xs, reinterpret_cast<const void*>(wp), F, rowmult,
          reinterpret_cast<const int32_t*>(colterm)};
-  const int64_t tiles = (N + GEMM_R - 1) / GEMM_R;
   py::gil_scoped_release release;
-#pragma omp parallel num_threads(nthreads(threads))
-  {
-    std::vector<int32_t> buf(static_cast<size_t>(GEMM_R) * F + 64);
-    int32_t* acc = buf.data();
-#pragma omp for schedule(dynamic, 16)
-    for (int64_t t = 0; t < tiles; ++t) {
-      int64_t i0 = t * GEMM_R;
-      int R = static_cast<int>(std::min<int64_t>(GEMM_R, N - i0));
+  parallel_row_tiles(N, GEMM_R, F, threads, 16, [&](int64_t i0, int R, int32_t* acc) {
 #if DQ_X86
-      if (p == VNNI) {
-        switch (R) {
-          case 6: gemm_tile_vnni<6>(g, i0, acc); break;
-          case 5: gemm_tile_vnni<5>(g, i0, acc); break;
-          case 4: gemm_tile_vnni<4>(g, i0, acc); break;
-          case 3: gemm_tile_vnni<3>(g, i0, acc); break;
-          case 2: gemm_tile_vnni<2>(g, i0, acc); break;
-          default: gemm_tile_vnni<1>(g, i0, acc); break;
-        }
-      } else if (p == AVX2) {
-        gemm_rows_avx2(g, i0, R, acc);
-      } else {
-        gemm_rows_scalar(g, i0, R, acc);
+    if (p == VNNI) {
+      switch (R) {
+        case 6: gemm_tile_vnni<6>(g, i0, acc); break;
+        case 5: gemm_tile_vnni<5>(g, i0, acc); break;
+        case 4: gemm_tile_vnni<4>(g, i0, acc); break;
+        case 3: gemm_tile_vnni<3>(g, i0, acc); break;
+        case 2: gemm_tile_vnni<2>(g, i0, acc); break;
+        default: gemm_tile_vnni<1>(g, i0, acc); break;
       }
-#else
+    } else if (p == AVX2) {
+      gemm_rows_avx2(g, i0, R, acc);
+    } else {
       gemm_rows_scalar(g, i0, R, acc);
-#endif
-      #pragma GCC unroll 16
-      for (int r = 0; r < R; ++r) epi(p, e, i0 + r, acc + r * F - 0, 0, F);
     }
-  }
+#else
+    gemm_rows_scalar(g, i0, R, acc);
+#endif
+    #pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) epi(p, e, i0 + r, acc + r * F, 0, F);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -769,31 +770,25 @@ void spmm_i32(uintptr_t indptr, uintptr_t indices, uintptr_t w, int64_t N, uintp
   const int32_t* wp = reinterpret_cast<const int32_t*>(w);
   const int32_t* xp = reinterpret_cast<const int32_t*>(x);
   py::gil_scoped_release release;
-#pragma omp parallel num_threads(nthreads(threads))
-  {
-    std::vector<int32_t> buf(F + 64);
-    int32_t* acc = buf.data();
-#pragma omp for schedule(dynamic, 64)
-    for (int64_t i = 0; i < N; ++i) {
+  parallel_row_tiles(N, 1, F, threads, 64, [&](int64_t i, int, int32_t* acc) {
 #if DQ_X86
-      if (p == VNNI) {
-        spmm_i32_row_avx512(ip, ix, wp, i, xp, F, acc, ip[N]);
-      } else
+    if (p == VNNI) {
+      spmm_i32_row_avx512(ip, ix, wp, i, xp, F, acc, ip[N]);
+    } else
 #endif
-      {
-        std::fill(acc, acc + F, 0);
-        for (int64_t k = ip[i]; k < ip[i + 1]; ++k) {
-          const int32_t* row = xp + static_cast<int64_t>(ix[k]) * F;
-          int32_t wv = wp ? wp[k] : 1;
-          for (int c = 0; c < F; ++c) acc[c] += wv * row[c];
-        }
+    {
+      std::fill(acc, acc + F, 0);
+      for (int64_t k = ip[i]; k < ip[i + 1]; ++k) {
+        const int32_t* row = xp + static_cast<int64_t>(ix[k]) * F;
+        int32_t wv = wp ? wp[k] : 1;
+        for (int c = 0; c < F; ++c) acc[c] += wv * row[c];
       }
-      int32_t rs = 0;
-      for (int64_t k = ip[i]; k < ip[i + 1]; ++k) rs += wp ? wp[k] : 1;
-      for (int c = 0; c < F; ++c) acc[c] -= x_zp * rs;
-      epi(p, e, i, acc, 0, F);
     }
-  }
+    int32_t rs = 0;
+    for (int64_t k = ip[i]; k < ip[i + 1]; ++k) rs += wp ? wp[k] : 1;
+    for (int c = 0; c < F; ++c) acc[c] -= x_zp * rs;
+    epi(p, e, i, acc, 0, F);
+  });
 }
 
 void gemm_i32(uintptr_t x, int64_t N, int K, uintptr_t wp, int F, int x_zp, int w_zp, const Epi& e,
@@ -803,34 +798,25 @@ void gemm_i32(uintptr_t x, int64_t N, int K, uintptr_t wp, int F, int x_zp, int 
   const int32_t* xp = reinterpret_cast<const int32_t*>(x);
   const int32_t* W = reinterpret_cast<const int32_t*>(wp);
   constexpr int R = 4;
-  const int64_t tiles = (N + R - 1) / R;
   py::gil_scoped_release release;
-#pragma omp parallel num_threads(nthreads(threads))
-  {
-    std::vector<int32_t> buf(static_cast<size_t>(R) * F + 64);
-    int32_t* acc = buf.data();
-#pragma omp for schedule(dynamic, 16)
-    for (int64_t t = 0; t < tiles; ++t) {
-      int64_t i0 = t * R;
-      int rows = static_cast<int>(std::min<int64_t>(R, N - i0));
+  parallel_row_tiles(N, R, F, threads, 16, [&](int64_t i0, int rows, int32_t* acc) {
 #if DQ_X86
-      if (p == VNNI && rows == R) {
-        gemm_i32_tile<R>(xp, i0, K, W, F, x_zp, w_zp, acc);
-      } else
+    if (p == VNNI && rows == R) {
+      gemm_i32_tile<R>(xp, i0, K, W, F, x_zp, w_zp, acc);
+    } else
 #endif
-      {
-        // W is packed [panel][K][64]: element (c, k) lives at (c / 64) * K * 64 + k * 64 + c % 64
-        for (int r = 0; r < rows; ++r)
-          for (int c = 0; c < F; ++c) {
-            int32_t d = 0;
-            const int32_t* wc = W + static_cast<int64_t>(c / 64) * K * 64 + c % 64;
-            for (int k = 0; k < K; ++k) d += (xp[(i0 + r) * K + k] - x_zp) * (wc[k * 64] - w_zp);
-            acc[r * F + c] = d;
-          }
-      }
-      for (int r = 0; r < rows; ++r) epi(p, e, i0 + r, acc + r * F, 0, F);
+    {
+      // W is packed [panel][K][64]: element (c, k) lives at (c / 64) * K * 64 + k * 64 + c % 64
+      for (int r = 0; r < rows; ++r)
+        for (int c = 0; c < F; ++c) {
+          int32_t d = 0;
+          const int32_t* wc = W + static_cast<int64_t>(c / 64) * K * 64 + c % 64;
+          for (int k = 0; k < K; ++k) d += (xp[(i0 + r) * K + k] - x_zp) * (wc[k * 64] - w_zp);
+          acc[r * F + c] = d;
+        }
     }
-  }
+    for (int r = 0; r < rows; ++r) epi(p, e, i0 + r, acc + r * F, 0, F);
+  });
 }
 
 }  // namespace
