@@ -105,7 +105,7 @@ REDDIT_BATCHES, REDDIT_BATCH_SIZE = 4, 128  # a slice of an epoch (an epoch is 1
 
 def make_graph_steps(method_name: str, batches: list, num_features: int, bits: int):
     """A closure running one optimizer step per batch of the 5-layer GIN with a mean readout (the authors' REDDIT-BINARY
-    model)."""
+    model, dropout in the readout only as in paper_graph)."""
     from torch_geometric.data import Batch
 
     from dqbench.registry import ARCHS, METHODS
@@ -114,7 +114,7 @@ def make_graph_steps(method_name: str, batches: list, num_features: int, bits: i
     method = METHODS.get(method_name)(bits=bits)
     prepared = [Batch.from_data_list([method.transform(g) for g in b]) for b in batches]
     model = method.prepare(ARCHS.get("gin")(in_channels=num_features, out_channels=2, task="graph", hidden=HIDDEN,
-                                            layers=5, dropout=0.5, pool="mean"))
+                                            layers=5, dropout=0.5, conv_dropout=0.0, pool="mean"))
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
 
     def steps():
