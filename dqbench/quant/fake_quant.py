@@ -30,11 +30,13 @@ class _FakeQuant(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, scale, zero_point, qmin, qmax, clip, protect):
-        codes = torch.round(x / scale).add_(zero_point)
-        out = codes.clamp(qmin, qmax)
+        codes = (x / scale).round_().add_(zero_point)
         clip = ctx.clip = clip and ctx.needs_input_grad[0]  # no mask when no gradient is wanted (e.g. raw features)
         if clip:
+            out = codes.clamp(qmin, qmax)
             saturated = out != codes  # True exactly where x saturates
+        else:
+            out = codes.clamp_(qmin, qmax)
         out.sub_(zero_point).mul_(scale)
         if protect is not None:
             rows = protect.nonzero().squeeze(1)
