@@ -16,6 +16,7 @@ from setuptools.command.build_ext import build_ext as _build_ext
 HERE = Path(__file__).resolve().parent
 CSRC = Path("dqbench") / "engine" / "csrc"
 SOURCES = [str(CSRC / "kernels.cpp")]
+HEADERS = sorted(str(p.relative_to(HERE)) for p in (HERE / CSRC).glob("*.h"))  # rebuild when one changes
 CXX_FLAGS = ["-O3", "-g0", "-std=c++17", "-fopenmp", "-ffp-contract=off", "-fno-fast-math", "-fvisibility=hidden"]
 LINK_FLAGS = ["-fopenmp"]
 
@@ -32,6 +33,7 @@ def make_extension() -> Extension:
     return Extension(
         "dqbench.engine._kernels",
         sources=SOURCES,
+        depends=HEADERS,
         include_dirs=[inc for inc in (_pybind11_include(), str(CSRC)) if inc],
         extra_compile_args=CXX_FLAGS if sys.platform != "win32" else ["/O2", "/openmp", "/std:c++17"],
         extra_link_args=LINK_FLAGS if sys.platform != "win32" else [],

@@ -6,6 +6,9 @@ Forward: ``q = clamp(round(x / scale) + zero_point, qmin, qmax)``, ``x_hat = (q 
 
 from __future__ import annotations
 
+import os
+from functools import lru_cache
+
 import torch
 
 BACKWARDS = ("ste", "clip")
@@ -21,28 +24,82 @@ def dequantize(q: torch.Tensor, scale: float, zero_point: int) -> torch.Tensor:
     return (q - zero_point) * scale
 
 
+def fused_path() -> str | None:
+    """The compiled one-pass kernels' path ("vnni": AVX-512) when this CPU and build have them, else None: then
+    fake quantization runs as PyTorch ops. Both give bit-identical values, masks and gradients.
+    ``DQBENCH_ENGINE=torch`` forces the PyTorch ops (as it does for the integer engine)."""
+    if os.environ.get("DQBENCH_ENGINE", "").strip().lower() == "torch":
+        return None
+    return _compiled_avx512()
+
+
+@lru_cache(maxsize=1)
+def _compiled_avx512() -> str | None:
+    from dqbench.engine.kernels import kernels
+
+    k = kernels()
+    return "vnni" if k is not None and hasattr(k, "fake_quant_train") and k.cpu_has("vnni") else None
+
+
+def fake_quant_ops(x, scale, zero_point, qmin, qmax, want_mask, protect):
+    """PyTorch ops: (out, saturated or None), the reference the compiled kernel reproduces bit for bit.
+    In place on one buffer (few passes over memory); protected rows are copied back from ``x`` by index."""
+    codes = (x / scale).round_().add_(zero_point)
+    if want_mask:
+        out = codes.clamp(qmin, qmax)
+        saturated = out != codes  # True exactly where x saturates
+    else:
+        out, saturated = codes.clamp_(qmin, qmax), None
+    out.sub_(zero_point).mul_(scale)
+    if protect is not None:
+        rows = protect.nonzero().squeeze(1)
+        out.index_copy_(0, rows, x.index_select(0, rows))
+        if want_mask:
+            saturated.index_fill_(0, rows, False)
+    return out, saturated
+
+
+def fake_quant_fused(path, x, scale, zero_point, qmin, qmax, want_mask, protect):
+    """The same as :func:`fake_quant_ops` in one pass of the compiled kernel (float32 only)."""
+    from dqbench.engine.kernels import kernels, ptr
+
+    x = x.contiguous()
+    out = torch.empty_like(x)
+    saturated = torch.empty(x.shape, dtype=torch.bool) if want_mask else None
+    protect = None if protect is None else protect.contiguous()
+    rows = x.size(0) if x.dim() else 1
+    kernels().fake_quant_train(ptr(x), rows, x.numel() // max(rows, 1), scale, zero_point, qmin, qmax, ptr(protect),
+                               ptr(out), ptr(saturated), path, torch.get_num_threads())
+    return out, saturated
+
+
+def zero_where(saturated: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    """The clipping backward: ``grad`` with 0 where ``saturated``."""
+    path = fused_path()
+    if path is None or grad.dtype != torch.float32:
+        return torch.where(saturated, grad.new_zeros(()), grad)  # a 0-dim tensor: 2x faster than 0.0
+    from dqbench.engine.kernels import kernels, ptr
+
+    grad = grad.contiguous()
+    out = torch.empty_like(grad)
+    kernels().zero_where(ptr(grad), ptr(saturated), grad.numel(), ptr(out), path, torch.get_num_threads())
+    return out
+
+
 class _FakeQuant(torch.autograd.Function):
-    """Same arithmetic as quantize/dequantize, done in place on one buffer (few passes over memory).
-    Protected rows (a minority) are copied back from ``x`` by index; their gradient is the identity.
-    The clipping backward keeps a bool mask of the saturated elements and writes 0 there with one ``where``: one
-    pass, where multiplying by an "inside" mask first converts it to float (measured on REDDIT-BINARY GIN: that
-    conversion and product were a third of Degree-Quant's training overhead over QAT)."""
+    """Fake quantization with an optional per-row pass-through (``protect``) and an optional saturation mask kept
+    for the clipping backward (bool, one byte per element; it writes 0 there in one pass: multiplying by a float
+    "inside" mask instead was a third of Degree-Quant's training overhead over QAT on REDDIT-BINARY GIN).
+    The forward is one pass of the compiled kernel where available (float32), PyTorch ops otherwise."""
 
     @staticmethod
     def forward(ctx, x, scale, zero_point, qmin, qmax, clip, protect):
-        codes = (x / scale).round_().add_(zero_point)
         clip = ctx.clip = clip and ctx.needs_input_grad[0]  # no mask when no gradient is wanted (e.g. raw features)
-        if clip:
-            out = codes.clamp(qmin, qmax)
-            saturated = out != codes  # True exactly where x saturates
+        path = fused_path() if x.dtype == torch.float32 and x.numel() else None
+        if path is None:
+            out, saturated = fake_quant_ops(x, scale, zero_point, qmin, qmax, clip, protect)
         else:
-            out = codes.clamp_(qmin, qmax)
-        out.sub_(zero_point).mul_(scale)
-        if protect is not None:
-            rows = protect.nonzero().squeeze(1)
-            out.index_copy_(0, rows, x.index_select(0, rows))
-            if clip:
-                saturated.index_fill_(0, rows, False)
+            out, saturated = fake_quant_fused(path, x, scale, zero_point, qmin, qmax, clip, protect)
         if clip:
             ctx.save_for_backward(saturated)
         return out
@@ -51,7 +108,7 @@ class _FakeQuant(torch.autograd.Function):
     def backward(ctx, grad):
         if ctx.clip:
             (saturated,) = ctx.saved_tensors
-            grad = torch.where(saturated, grad.new_zeros(()), grad)  # a 0-dim tensor: 2x faster than 0.0
+            grad = zero_where(saturated, grad)
         return grad, None, None, None, None, None, None
 
 

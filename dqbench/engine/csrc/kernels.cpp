@@ -819,6 +819,8 @@ void gemm_i32(uintptr_t x, int64_t N, int K, uintptr_t wp, int F, int x_zp, int 
   });
 }
 
+#include "fake_quant.h"  // training-time fake quantization (uses the helpers above)
+
 }  // namespace
 
 PYBIND11_MODULE(_kernels, m) {
@@ -862,4 +864,6 @@ PYBIND11_MODULE(_kernels, m) {
   m.def("spmm_f32", &spmm_f32);
   m.def("spmm_i32", &spmm_i32);
   m.def("gemm_i32", &gemm_i32);
+  m.def("fake_quant_train", &fake_quant_train);
+  m.def("zero_where", &zero_where);
 }
