@@ -25,11 +25,10 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_filters(p: argparse.ArgumentParser) -> None:
-    for key in ("dataset", "arch", "method", "bits"):
-        p.add_argument(f"--{key}", action="append", metavar=key.upper(),
-                       help=f"only trials with this {key} (repeatable)")
-    for key in ("seed", "fold"):
-        p.add_argument(f"--{key}", action="append", type=int, metavar=key.upper(),
+    from dqbench.suite import FILTER_KEYS
+
+    for key, kind in FILTER_KEYS.items():
+        p.add_argument(f"--{key}", action="append", type=kind, metavar=key.upper(),
                        help=f"only trials with this {key} (repeatable)")
 
 

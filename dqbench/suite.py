@@ -312,7 +312,7 @@ def _folds(folds: Any, available: int) -> list[int]:
     return [f for f in folds if f < available] or [0]
 
 
-FILTER_KEYS = ("dataset", "arch", "method", "bits", "seed", "fold")
+FILTER_KEYS = {"dataset": str, "arch": str, "method": str, "bits": str, "seed": int, "fold": int}  # name -> CLI type
 
 
 def _selected(filters: dict, d: Entry, a: Entry, m: Entry, bits: int) -> bool:
