@@ -51,13 +51,16 @@ class DegreeQuant(Method):
     tracks them with an EMA. With ``percentile=False`` it is the min/max EMA momentum (default: qat's 0.01).
     ``input_tail`` (default 0: full range) is the tail at the layers' node ``input`` roles: the first one sees the
     raw features, often sparse one-hot or bag-of-words, where a 1% tail is 0 and would quantize every feature
-    to 0 (measured on Cora, GCN INT4: 32% test accuracy with the 1% tail, 79% with the full range)."""
+    to 0 (measured on Cora, GCN INT4: 32% test accuracy with the 1% tail, 79% with the full range).
+    ``edge_tail`` (default: ``tail``) is the tail at edge-kind roles (GCN edge weights, GAT attention
+    coefficients): values bounded in [0, 1] that have no outliers to clip."""
 
     name = "degree_quant"
 
     def __init__(self, bits: int = 8, p_min: float | None = None, p_max: float | None = None,
                  tail: float | None = None, momentum: float | None = None, sample_size: int = 8192,
-                 masking: bool = True, percentile: bool = True, clip_grad: bool = True, input_tail: float = 0.0):
+                 masking: bool = True, percentile: bool = True, clip_grad: bool = True, input_tail: float = 0.0,
+                 edge_tail: float | None = None):
         super().__init__(bits)
         lo, hi = _defaults(self.bits, DEFAULT_P)
         self.p_min = lo if p_min is None else float(p_min)
@@ -67,11 +70,13 @@ class DegreeQuant(Method):
                                f"p_max={self.p_max}")
         self.tail = _defaults(self.bits, DEFAULT_TAIL) if tail is None else float(tail)
         self.input_tail = float(input_tail)
+        self.edge_tail = self.tail if edge_tail is None else float(edge_tail)
         self.momentum, self.sample_size = momentum, int(sample_size)
         if self.sample_size < 16:
             raise DQBenchError(f"degree_quant sample_size must be at least 16, got {sample_size}")
         self.masking, self.percentile, self.clip_grad = bool(masking), bool(percentile), bool(clip_grad)
         PercentileObserver(self.input_tail)  # validates tails and momentum now, not mid-run
+        PercentileObserver(self.edge_tail)
         PercentileObserver(self.tail, self.momentum)
         self._activation("node")
 
@@ -94,7 +99,7 @@ class DegreeQuant(Method):
         if not self.percentile:
             momentum = QAT_MOMENTUM if self.momentum is None else self.momentum
             return momentum_quantizer(self.bits, kind, momentum, self.backward)
-        tail = self.input_tail if (role, kind) == ("input", "node") else self.tail
+        tail = self.input_tail if (role, kind) == ("input", "node") else self.edge_tail if kind == "edge" else self.tail
         observer = PercentileObserver(tail, self.momentum, self.sample_size)
         return activation_quantizer(self.bits, kind, observer, self.backward)
 

@@ -193,3 +193,16 @@ def test_node_input_roles_track_the_full_range_by_default():
     assert torch.equal(q(x), x)  # 0/1 features survive 4-bit quantization exactly
     custom = DegreeQuant(bits=4, input_tail=0.01).prepare(_gcn())
     assert custom.convs[0].quant["input"].observer.tail == 0.01
+
+
+def test_edge_tail_sets_the_tail_of_edge_roles_only():
+    model = DegreeQuant(bits=4, edge_tail=0.0).prepare(_gcn())
+    tails = {(p.role, p.kind): model.get_quantizer(p.path, p.role).observer.tail
+             for p in model.quant_points() if p.kind != "param"}
+    assert tails[("message", "edge")] == 0.0
+    assert tails[("aggregate", "node")] == 0.01 and tails[("input", "node")] == 0.0
+    default = DegreeQuant(bits=4).prepare(_gcn())
+    assert all(default.get_quantizer(p.path, p.role).observer.tail == 0.01
+               for p in default.quant_points() if p.kind == "edge")
+    with pytest.raises(DQBenchError):
+        DegreeQuant(bits=4, edge_tail=0.7)
