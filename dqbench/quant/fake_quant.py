@@ -76,7 +76,7 @@ def fake_quant_fused(path, x, scale, zero_point, qmin, qmax, want_mask, protect)
 def zero_where(saturated: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
     """The clipping backward: ``grad`` with 0 where ``saturated``."""
     path = fused_path()
-    if path is None or grad.dtype != torch.float32:
+    if path is None or grad.dtype != torch.float32 or not grad.is_cpu:
         return torch.where(saturated, grad.new_zeros(()), grad)  # a 0-dim tensor: 2x faster than 0.0
     from dqbench.engine.kernels import kernels, ptr
 
@@ -90,12 +90,12 @@ class _FakeQuant(torch.autograd.Function):
     """Fake quantization with an optional per-row pass-through (``protect``) and an optional saturation mask kept
     for the clipping backward (bool, one byte per element; it writes 0 there in one pass: multiplying by a float
     "inside" mask instead was a third of Degree-Quant's training overhead over QAT on REDDIT-BINARY GIN).
-    The forward is one pass of the compiled kernel where available (float32), PyTorch ops otherwise."""
+    The forward is one pass of the compiled kernel where available (float32 on the CPU), PyTorch ops otherwise."""
 
     @staticmethod
     def forward(ctx, x, scale, zero_point, qmin, qmax, clip, protect):
         clip = ctx.clip = clip and ctx.needs_input_grad[0]  # no mask when no gradient is wanted (e.g. raw features)
-        path = fused_path() if x.dtype == torch.float32 and x.numel() else None
+        path = fused_path() if x.dtype == torch.float32 and x.is_cpu and x.numel() else None
         if path is None:
             out, saturated = fake_quant_ops(x, scale, zero_point, qmin, qmax, clip, protect)
         else:
