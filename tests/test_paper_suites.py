@@ -8,7 +8,7 @@ from dqbench.cli import main
 from dqbench.suite import expand, load_suite
 
 
-@pytest.mark.parametrize("name", ["paper_node", "paper_graph", "ablation", "reddit_short"])
+@pytest.mark.parametrize("name", ["paper_node", "paper_graph", "ablation", "reddit_short", "citeseer_gat_int4"])
 def test_suite_validates(name):
     suite = load_suite(name)
     assert expand(suite)
@@ -17,7 +17,8 @@ def test_suite_validates(name):
 @pytest.mark.parametrize("name, dataset, expected, extra", [
     ("paper_node", "cora", 21, []),      # 3 archs x 7 method/bit cells
     ("paper_graph", "mutag", 5, []),     # GIN x 5 cells, first fold
-    ("ablation", "cora", 8, []),         # GCN x 8 variants
+    ("ablation", "cora", 9, []),         # GCN x 9 variants
+    ("citeseer_gat_int4", "cora", 3, []),  # GAT x qat, degree_quant, dq_ema0.01 (the CiteSeer half: 9 variants)
     ("reddit_short", "reddit-binary", 1, ["--method", "degree_quant", "--bits", "4"]),  # ~10 s per epoch
 ])
 def test_quick_piece_runs(name, dataset, expected, extra, tmp_path, data_root, real_root):
