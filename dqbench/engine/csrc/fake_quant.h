@@ -27,7 +27,7 @@ AVX512 void fq_span_avx512(const float* x, int64_t n, float s, float zp, float l
   const __m512 vs = _mm512_set1_ps(s), vzp = _mm512_set1_ps(zp), vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
   const __m128i one = _mm_set1_epi8(1);
   for (int64_t k = 0; k < n; k += 16) {
-    const __mmask16 m = n - k >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - k)) - 1);
+    const __mmask16 m = tail_mask16(n - k);
     __m512 r = _mm512_roundscale_ps(_mm512_div_ps(_mm512_maskz_loadu_ps(m, x + k), vs),
                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     r = _mm512_add_ps(r, vzp);
@@ -40,7 +40,7 @@ AVX512 void fq_span_avx512(const float* x, int64_t n, float s, float zp, float l
 
 AVX512 void zero_where_avx512(const float* g, const uint8_t* sat, int64_t n, float* out) {
   for (int64_t k = 0; k < n; k += 16) {
-    const __mmask16 m = n - k >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - k)) - 1);
+    const __mmask16 m = tail_mask16(n - k);
     const __m128i b = _mm_maskz_loadu_epi8(m, sat + k);
     const __mmask16 keep = _mm_mask_cmpeq_epi8_mask(m, b, _mm_setzero_si128());
     _mm512_mask_storeu_ps(out + k, m, _mm512_maskz_loadu_ps(keep, g + k));

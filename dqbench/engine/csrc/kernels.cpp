@@ -130,6 +130,11 @@ void epi_scalar(const Epi& e, int64_t i, const int32_t* acc, int c0, int c1) {
 #define AVX512VBMI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi")))
 #define AVX2F __attribute__((target("avx2,fma")))
 
+// Lanes [0, n) of a 16-lane mask, n clipped to [0, 16]: the tail of a row or span.
+inline __mmask16 tail_mask16(int64_t n) {
+  return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << std::max<int64_t>(n, 0)) - 1);
+}
+
 AVX512 inline __m512 quant16(__m512 v, float qs, float zp, float lo, float hi) {
   __m512 r = _mm512_roundscale_ps(_mm512_div_ps(v, _mm512_set1_ps(qs)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   r = _mm512_add_ps(r, _mm512_set1_ps(zp));
@@ -148,7 +153,7 @@ AVX512 void epi_avx512(const Epi& e, int64_t i, const int32_t* acc, int c0, int 
   const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   for (int c = c0; c < c1; c += 16) {
     int n = std::min(16, c1 - c);
-    __mmask16 m = n == 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1);
+    __mmask16 m = tail_mask16(n);
     __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, acc + c)),
                              _mm512_maskz_loadu_ps(m, alpha + c));
     if (rdiv) v = _mm512_div_ps(v, _mm512_set1_ps(rdiv[i]));
@@ -332,7 +337,7 @@ AVX512 void spmm_row_heads_avx512(const Csr& g, int64_t i, const int8_t* x, int6
     for (int h = 0; h < g.H; ++h) rs[h] += g.w[e * g.H + h];
     for (int k = 0; k < nch; ++k) {
       int n = std::min(16, F - 16 * k);
-      __mmask16 m = n == 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1);
+      __mmask16 m = tail_mask16(n);
       __m512i r = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, row + 16 * k));
       __m512i p = _mm512_mullo_epi32(r, _mm512_permutexvar_epi32(idx[k], wh));
       __m512i a = _mm512_loadu_si512(acc + 16 * k);
@@ -361,7 +366,7 @@ AVX512VNNI void spmm_row_vnni(const Csr& g, int64_t i, const int8_t* x, int64_t 
     __m512i corr = _mm512_set1_epi32(x_zp * rs);
     for (int c = 0; c < F; c += 16) {
       int n = std::min(16, F - c);
-      __mmask16 m = n == 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1);
+      __mmask16 m = tail_mask16(n);
       _mm512_mask_storeu_epi32(acc + c, m, _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m, acc + c), corr));
     }
   }
@@ -505,7 +510,7 @@ AVX512VNNI void gemm_tile_vnni(const Gemm& g, int64_t i0, int32_t* acc) {
     for (int r = 0; r < R; ++r)
       for (int j = 0; 16 * j < n; ++j) {
         int nn = std::min(16, n - 16 * j);
-        __mmask16 m = nn == 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << nn) - 1);
+        __mmask16 m = tail_mask16(nn);
         int c = 64 * p + 16 * j;
         __m512i v = _mm512_sub_epi32(_mm512_load_si512(tmp[r] + 16 * j), _mm512_maskz_loadu_epi32(m, g.colterm + c));
         _mm512_mask_storeu_epi32(acc + r * g.F + c, m, v);
@@ -554,7 +559,7 @@ void gemm_i8(uintptr_t x, int64_t N, int K, int64_t xs, uintptr_t wp, int F, int
 AVX512 void quantize_row_avx512(const float* x, int F, float s, float zp, float lo, float hi, int8_t* o) {
   for (int c = 0; c < F; c += 16) {
     int n = std::min(16, F - c);
-    __mmask16 m = n == 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1);
+    __mmask16 m = tail_mask16(n);
     __m512 q = quant16(_mm512_maskz_loadu_ps(m, x + c), s, zp, lo, hi);
     _mm512_mask_cvtepi32_storeu_epi8(o + c, m, _mm512_cvtps_epi32(q));
   }
@@ -629,7 +634,7 @@ AVX512 void spmm_f32_panel(const int64_t* ip, const int32_t* ix, const float* w,
   #pragma GCC unroll 16
   for (int k = 0; k < NC; ++k) {
     int n = std::min(16, F - col0 - 16 * k);
-    m[k] = n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << std::max(n, 0)) - 1);
+    m[k] = tail_mask16(n);
     a[k] = _mm512_setzero_ps();
   }
   const int64_t end = ip[i + 1];
@@ -678,7 +683,7 @@ AVX512 void spmm_i32_row_avx512(const int64_t* ip, const int32_t* ix, const int3
     __m512i wv = _mm512_set1_epi32(w ? w[e] : 1);
     for (int k = 0; k < nch; ++k) {
       int n = std::min(16, F - 16 * k);
-      __mmask16 m = n == 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1);
+      __mmask16 m = tail_mask16(n);
       __m512i r = _mm512_maskz_loadu_epi32(m, row + 16 * k);
       if (w) r = _mm512_mullo_epi32(r, wv);
       _mm512_storeu_si512(acc + 16 * k, _mm512_add_epi32(_mm512_loadu_si512(acc + 16 * k), r));
