@@ -30,9 +30,14 @@ def kernels():
     return load_kernels()
 
 
+def engine_env() -> str:
+    """The ``DQBENCH_ENGINE`` setting, normalised ("" when unset); "torch" forces every PyTorch path."""
+    return os.environ.get("DQBENCH_ENGINE", "").strip().lower()
+
+
 def resolve_backend(requested: str = "auto") -> str:
     """``DQBENCH_ENGINE=torch`` forces PyTorch; otherwise the requested path (or the env's, or the best one)."""
-    env = os.environ.get("DQBENCH_ENGINE", "").strip().lower()
+    env = engine_env()
     if env == "torch":
         return "torch"
     choice = requested if requested not in (None, "auto") else (env or "auto")

@@ -6,7 +6,6 @@ Forward: ``q = clamp(round(x / scale) + zero_point, qmin, qmax)``, ``x_hat = (q 
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 
 import torch
@@ -28,7 +27,9 @@ def fused_path() -> str | None:
     """The compiled one-pass kernels' path ("vnni": AVX-512) when this CPU and build have them, else None: then
     fake quantization runs as PyTorch ops. Both give bit-identical values, masks and gradients.
     ``DQBENCH_ENGINE=torch`` forces the PyTorch ops (as it does for the integer engine)."""
-    if os.environ.get("DQBENCH_ENGINE", "").strip().lower() == "torch":
+    from dqbench.engine.kernels import engine_env  # not at import time: the engine imports dqbench.quant
+
+    if engine_env() == "torch":
         return None
     return _compiled_avx512()
 
