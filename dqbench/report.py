@@ -10,6 +10,7 @@ import pandas as pd
 
 from dqbench.errors import DQBenchError
 from dqbench.labels import fmt_bits, method_rank
+from dqbench.paired import cell, fmt_interval, paired_diff
 from dqbench.plots import plot_accuracy, plot_gains
 from dqbench.records import read_records
 from dqbench.store import RECORDS, RUN_INFO, RunStore
@@ -49,7 +50,8 @@ def accuracy_frame(records: list[dict]) -> pd.DataFrame:
 
 
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
-    """mean, std, n of the test score per dataset x arch x method x bits, with the difference to FP32."""
+    """mean, std, n of the test score per dataset x arch x method x bits, with the difference to FP32 and its
+    paired 95% interval over the seeds/folds both ran (``delta_lo``/``delta_hi``)."""
     if df.empty:
         return pd.DataFrame()
     g = df.groupby(KEYS, sort=False)
@@ -62,13 +64,19 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     out["delta_fp32"] = [
         row["mean"] - fp32.get((row["dataset"], row["arch"]), math.nan) for _, row in out.iterrows()
     ]
+    ci = [paired_diff(cell(df, r.dataset, r.arch, r.method, r.bits), cell(df, r.dataset, r.arch, "fp32", None))
+          if r.method != "fp32" else None for r in out.itertuples()]
+    out["delta_lo"] = [c.lo if c else math.nan for c in ci]
+    out["delta_hi"] = [c.hi if c else math.nan for c in ci]
     out["_order"] = out["method"].map(method_rank)
     return out.sort_values(["dataset", "arch", "_order", "bits"], ascending=[True, True, True, False]).drop(
         columns="_order").reset_index(drop=True)
 
 
-def gains(summary: pd.DataFrame, method: str = "degree_quant", over: str = "qat") -> pd.DataFrame:
-    """Gain of ``method`` over ``over`` at each bit width (points)."""
+def gains(summary: pd.DataFrame, df: pd.DataFrame | None = None, method: str = "degree_quant",
+          over: str = "qat") -> pd.DataFrame:
+    """Gain of ``method`` over ``over`` at each bit width (points); with the trials ``df``, also its paired 95%
+    interval over the seeds/folds both ran (``gain_lo``/``gain_hi``)."""
     if summary.empty:
         return pd.DataFrame()
     a = summary[summary["method"] == method].set_index(["dataset", "arch", "bits"])
@@ -78,7 +86,11 @@ def gains(summary: pd.DataFrame, method: str = "degree_quant", over: str = "qat"
         return pd.DataFrame()
     both["gain"] = both[f"mean_{method}"] - both[f"mean_{over}"]
     both["epoch_time_ratio"] = both[f"epoch_time_s_{method}"] / both[f"epoch_time_s_{over}"]
-    return both[[f"mean_{method}", f"std_{method}", f"mean_{over}", f"std_{over}", "gain",
+    ci = [paired_diff(cell(df, d, a, method, b), cell(df, d, a, over, b)) if df is not None else None
+          for d, a, b in both.index]
+    both["gain_lo"] = [c.lo if c else math.nan for c in ci]
+    both["gain_hi"] = [c.hi if c else math.nan for c in ci]
+    return both[[f"mean_{method}", f"std_{method}", f"mean_{over}", f"std_{over}", "gain", "gain_lo", "gain_hi",
                  "epoch_time_ratio"]].reset_index()
 
 
@@ -111,22 +123,27 @@ def markdown_tables(summary: pd.DataFrame, gain: pd.DataFrame, failures: list[di
     if not summary.empty:
         rows = [[r.dataset, r.arch, r.method, fmt_bits(r.bits), _pm(r["mean"], r["std"], int(r["n"])),
                  "" if r.method == "fp32" or math.isnan(r.delta_fp32) else f"{r.delta_fp32:+.2f}",
+                 fmt_interval(r.delta_lo, r.delta_hi),
                  f"{r.avg_bits:.2f}" if pd.notna(r.avg_bits) else "",
                  f"{r.model_size_bytes / 1024:.1f}" if pd.notna(r.model_size_bytes) else "",
                  f"{r.bitops / 1e6:.3g}" if pd.notna(r.bitops) else "",
                  f"{r.epoch_time_s * 1000:.1f}" if pd.notna(r.epoch_time_s) else ""]
                 for _, r in summary.iterrows()]
         parts.append(f"## Accuracy: {metric_name}, mean ± std (n)\n\n" + tabulate(
-            rows, headers=["dataset", "arch", "method", "bits", "test", "Δ FP32", "avg bits", "size KiB",
+            rows, headers=["dataset", "arch", "method", "bits", "test", "Δ FP32", "95% CI", "avg bits", "size KiB",
                            "MBitOPs/row", "ms/epoch"], tablefmt="github", disable_numparse=True)
-            + "\n\nMBitOPs/row: BitOPs of the dense layers per node (graph tasks: per node too), weight bits × "
+            + "\n\n95% CI: Student-t interval of the paired difference to FP32 over the seeds/folds both ran "
+              "(seed/fold effects cancel; blank with fewer than two). An interval that contains 0 means the "
+              "difference is not distinguishable from seed noise at this n."
+              "\n\nMBitOPs/row: BitOPs of the dense layers per node (graph tasks: per node too), weight bits × "
               "input bits per multiply-accumulate; aggregation is not counted.")
     if not gain.empty:
         rows = [[r.dataset, r.arch, fmt_bits(r.bits), _ms(r.mean_degree_quant, r.std_degree_quant),
-                 _ms(r.mean_qat, r.std_qat), f"{r.gain:+.2f}",
+                 _ms(r.mean_qat, r.std_qat), f"{r.gain:+.2f}", fmt_interval(r.gain_lo, r.gain_hi),
                  f"{r.epoch_time_ratio:.2f}×" if pd.notna(r.epoch_time_ratio) else ""] for _, r in gain.iterrows()]
         parts.append("## Degree-Quant gain over naive QAT (points)\n\n" + tabulate(
-            rows, headers=["dataset", "arch", "bits", "degree_quant", "qat", "gain", "epoch time dq/qat"],
+            rows, headers=["dataset", "arch", "bits", "degree_quant", "qat", "gain", "95% CI (paired)",
+                           "epoch time dq/qat"],
             tablefmt="github", disable_numparse=True)
             + "\n\nEpoch time: mean training seconds per epoch, as the trials recorded them (run one after another "
               "or side by side on a shared machine: a noisy comparison; `tests/benchmarks/test_dq_overhead.py` is "
@@ -238,7 +255,7 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None, command
     out.mkdir(parents=True, exist_ok=True)
     df = accuracy_frame(records)
     summary = summarize(df)
-    gain = gains(summary)
+    gain = gains(summary, df)
     latency = latency_frame(records)
     failures = [r for r in records if r["status"] != "ok"]
     suite = info.get("suite", {}).get("name", "?")

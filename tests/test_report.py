@@ -29,8 +29,13 @@ def test_summary_statistics_and_gain():
     assert row["mean"] == pytest.approx(52.0) and row["n"] == 2
     assert row["std"] == pytest.approx(2.8284, rel=1e-3)  # sample std over seeds
     assert row["delta_fp32"] == pytest.approx(-29.0)
-    g = gains(s)
+    g = gains(s, accuracy_frame(RECORDS))
     assert g.iloc[0]["gain"] == pytest.approx(20.0)
+    # paired over seeds 0 and 1: differences 20 and 20, so the interval is the point
+    assert (g.iloc[0]["gain_lo"], g.iloc[0]["gain_hi"]) == (pytest.approx(20.0), pytest.approx(20.0))
+    # to FP32: -30 (seed 0) and -28 (seed 1): mean -29, t(1) interval -29 +- 12.706 * 1.4142 / 1.4142
+    assert row["delta_lo"] == pytest.approx(-29.0 - 12.7062, rel=1e-4)
+    assert row["delta_hi"] == pytest.approx(-29.0 + 12.7062, rel=1e-4)
 
 
 def _write_run(tmp_path):
@@ -45,6 +50,7 @@ def test_write_report_files(tmp_path):
     path = write_report(_write_run(tmp_path), command="dqbench run t")
     text = path.read_text()
     assert "52.00 ± 2.83 (2)" in text and "+20.00" in text and "boom" in text and "dqbench run t" in text
+    assert "[+20.00, +20.00]" in text and "[-41.71, -16.29]" in text  # paired 95% intervals
     for name in ("summary.csv", "gains.csv", "accuracy.png", "gains.png"):
         assert (path.parent / name).exists()
     assert "2.00×" not in text  # same epoch time for every method here: the dq/qat ratio is 1.00×
