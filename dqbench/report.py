@@ -265,9 +265,10 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None, command
     if pieces:
         head += ["Produced by these `dqbench run` invocations into this directory (each ran the trials it lists "
                  "that were not already there; every record keeps its configuration):", "",
-                 tabulate([[f"`{p['command']}`", str(p.get("git", "?"))[:12], p.get("started", "?"), p.get("to_run", "?")]
-                           for p in pieces], headers=["command", "commit", "started", "trials to run"],
-                          tablefmt="github", disable_numparse=True), ""]
+                 tabulate([[f"`{p['command']}`", str(p.get("git", "?"))[:12], p.get("started", "?"),
+                            p.get("to_run", "?")] for p in pieces],
+                          headers=["command", "commit", "started", "trials to run"], tablefmt="github",
+                          disable_numparse=True), ""]
         if command and not command.startswith("dqbench run"):
             head += [f"Report written by `{command}`.", ""]
     elif command and command.startswith("dqbench run"):
