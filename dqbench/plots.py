@@ -52,19 +52,26 @@ def plot_accuracy(summary: pd.DataFrame, path: Path) -> None:
 
 
 def plot_gains(gain: pd.DataFrame, path: Path) -> None:
-    """Bars of Degree-Quant minus naive QAT (points) per dataset / arch, one bar per bit width."""
+    """Bars of Degree-Quant minus naive QAT (points) per dataset / arch, one bar per bit width, with the paired
+    95% interval as error bars where the gain frame has one."""
     plt = _pyplot()
     cells = list(dict.fromkeys(zip(gain["dataset"], gain["arch"])))
     bits = sorted(gain["bits"].unique(), reverse=True)
     width = 0.8 / max(len(bits), 1)
     fig, ax = plt.subplots(figsize=(max(4.0, 1.3 * len(cells) + 1.5), 3.4))
     for i, b in enumerate(bits):
-        sub = gain[gain["bits"] == b].set_index(["dataset", "arch"])["gain"]
+        sub = gain[gain["bits"] == b].set_index(["dataset", "arch"])
+        here = [c for c in cells if c in sub.index]
         xs = [j + i * width for j, c in enumerate(cells) if c in sub.index]
-        ax.bar(xs, [sub.loc[c] for c in cells if c in sub.index], width, label=fmt_bits(b))
+        ys = [sub.loc[c, "gain"] for c in here]
+        err = None
+        if "gain_lo" in sub:  # asymmetric bars from the interval; NaN (n < 2) draws none
+            err = [[y - sub.loc[c, "gain_lo"] for c, y in zip(here, ys)],
+                   [sub.loc[c, "gain_hi"] - y for c, y in zip(here, ys)]]
+        ax.bar(xs, ys, width, label=fmt_bits(b), yerr=err, capsize=2, error_kw={"linewidth": 0.8})
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(cells))], [f"{d}\n{a}" for d, a in cells], fontsize=8)
-    ax.set_ylabel("degree_quant − qat (points)")
+    ax.set_ylabel("degree_quant − qat (points)\nbars: paired 95% CI", fontsize=8)
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
