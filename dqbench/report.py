@@ -14,6 +14,7 @@ from dqbench.paired import cell, fmt_interval, paired_diff
 from dqbench.plots import plot_accuracy, plot_gains
 from dqbench.records import read_records
 from dqbench.store import RECORDS, RUN_INFO, RunStore
+from dqbench.variants import variant_frame, variant_rows
 
 KEYS = ["dataset", "arch", "method", "bits"]
 DEFAULT_ANCHORS = Path(__file__).resolve().parent.parent / "baselines" / "paper" / "anchors.csv"
@@ -42,6 +43,7 @@ def accuracy_frame(records: list[dict]) -> pd.DataFrame:
         c, m = r["config"], r["metrics"]
         rows.append({
             "dataset": c["dataset"], "arch": c["arch"], "method": c["method"], "bits": c["bits"],
+            "method_name": c.get("method_name", c["method"]),
             "seed": c["seed"], "fold": c["fold"], "test": 100 * m["test"], "val": 100 * m["val"],
             "train": 100 * m["train"], "avg_bits": m.get("avg_bits"), "model_size_bytes": m.get("model_size_bytes"),
             "bitops": m.get("bitops"), "epoch_time_s": m.get("epoch_time_s"), "best_epoch": m.get("best_epoch"),
@@ -116,7 +118,8 @@ def _pm(mean: float, std: float, n: int) -> str:
 
 
 def markdown_tables(summary: pd.DataFrame, gain: pd.DataFrame, failures: list[dict], latency: pd.DataFrame,
-                    anchors: pd.DataFrame | None = None, metric_name: str = "test score (%)") -> str:
+                    anchors: pd.DataFrame | None = None, metric_name: str = "test score (%)",
+                    variants: pd.DataFrame | None = None) -> str:
     from tabulate import tabulate
 
     parts = []
@@ -148,6 +151,12 @@ def markdown_tables(summary: pd.DataFrame, gain: pd.DataFrame, failures: list[di
             + "\n\nEpoch time: mean training seconds per epoch, as the trials recorded them (run one after another "
               "or side by side on a shared machine: a noisy comparison; `tests/benchmarks/test_dq_overhead.py` is "
               "the interleaved one).")
+    if variants is not None and not variants.empty:
+        parts.append("## Method variants against naive QAT and against their method's default (points)\n\n" + tabulate(
+            variant_rows(variants), headers=["dataset", "arch", "bits", "variant", "test", "− qat [95% CI]",
+                                             "− its method's default [95% CI]"], tablefmt="github",
+            disable_numparse=True) + "\n\nDifferences paired over the seeds/folds both ran, with Student-t 95% "
+            "intervals; the method's default is its entry without a label (e.g. `degree_quant` for `dq_clip_only`).")
     if anchors is not None and not anchors.empty:
         rows = [[r.dataset, r.arch, r.method, fmt_bits(r.bits), _pm(r["mean"], r["std"], int(r["n"])),
                  _ms(r.mean_anchor, r.std_anchor), f"{r['diff']:+.2f}", r.source] for _, r in anchors.iterrows()]
@@ -280,7 +289,8 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None, command
              f"Environment: {env.get('cpu', '?')}, {env.get('cpu_count', '?')} CPUs, torch threads "
              f"{env.get('torch_threads', '?')}, flags {' '.join(env.get('cpu_flags', []))}; git {env.get('git', '?')}; "
              + ", ".join(f"{k} {v}" for k, v in env.get("packages", {}).items()), ""]
-    body = markdown_tables(summary, gain, failures, latency, anchor_table(summary, anchors))
+    body = markdown_tables(summary, gain, failures, latency, anchor_table(summary, anchors),
+                           variants=variant_frame(df))
     if not summary.empty:
         summary.to_csv(out / "summary.csv", index=False)
         df.to_csv(out / "trials.csv", index=False)

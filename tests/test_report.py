@@ -100,3 +100,17 @@ def test_single_record_has_no_spread(tmp_path):
     (run / "trials.jsonl").write_text(json.dumps(RECORDS[2]) + "\n")
     text = write_report(run).read_text()
     assert "50.00 ± – (1)" in text and "± 0.00" not in text
+
+
+def test_report_compares_labelled_variants(tmp_path):
+    run = _write_run(tmp_path)
+    variant = [dict(_rec("degree_quant", 4, s, t), trial_id=f"v{s}") for s, t in ((0, 0.60), (1, 0.66))]
+    for r in variant:
+        r["config"] = dict(r["config"], method="dq_masking_only", method_name="degree_quant")
+    (run / "trials.jsonl").write_text("".join(json.dumps(r) + "\n" for r in RECORDS + variant))
+    text = write_report(run).read_text()
+    assert "## Method variants" in text
+    # dq_masking_only - qat: +10 and +12; - degree_quant: -10 and -8
+    row = next(line for line in text.splitlines() if "| dq_masking_only" in line and "INT4" in line
+               and "[" in line)
+    assert "+11.00" in row and "-9.00" in row
