@@ -8,7 +8,8 @@ from dqbench.cli import main
 from dqbench.suite import expand, load_suite
 
 
-@pytest.mark.parametrize("name", ["paper_node", "paper_graph", "ablation", "reddit_short", "citeseer_gat_int4"])
+@pytest.mark.parametrize("name", ["paper_node", "paper_graph", "ablation", "reddit_short", "citeseer_gat_int4",
+                                  "gin_int8", "gin_fp32_cora"])
 def test_suite_validates(name):
     suite = load_suite(name)
     assert expand(suite)
@@ -19,6 +20,8 @@ def test_suite_validates(name):
     ("paper_graph", "mutag", 5, []),     # GIN x 5 cells, first fold
     ("ablation", "cora", 9, []),         # GCN x 9 variants
     ("citeseer_gat_int4", "cora", 3, []),  # GAT x qat, degree_quant, dq_ema0.01 (the CiteSeer half: 9 variants)
+    ("gin_int8", "cora", 3, ["--method", "degree_quant", "--method", "dq_ema0.01", "--method", "qat"]),
+    ("gin_fp32_cora", "cora_normalized", 1, []),  # the normalized-feature entry: GIN default only
     ("reddit_short", "reddit-binary", 1, ["--method", "degree_quant", "--bits", "4"]),  # ~10 s per epoch
 ])
 def test_quick_piece_runs(name, dataset, expected, extra, tmp_path, data_root, real_root):
