@@ -43,6 +43,7 @@ def accuracy_frame(records: list[dict]) -> pd.DataFrame:
         c, m = r["config"], r["metrics"]
         rows.append({
             "dataset": c["dataset"], "arch": c["arch"], "method": c["method"], "bits": c["bits"],
+            "dataset_name": c.get("dataset_name", c["dataset"]), "arch_name": c.get("arch_name", c["arch"]),
             "method_name": c.get("method_name", c["method"]),
             "seed": c["seed"], "fold": c["fold"], "test": 100 * m["test"], "val": 100 * m["val"],
             "train": 100 * m["train"], "avg_bits": m.get("avg_bits"), "model_size_bytes": m.get("model_size_bytes"),
@@ -152,11 +153,12 @@ def markdown_tables(summary: pd.DataFrame, gain: pd.DataFrame, failures: list[di
               "or side by side on a shared machine: a noisy comparison; `tests/benchmarks/test_dq_overhead.py` is "
               "the interleaved one).")
     if variants is not None and not variants.empty:
-        parts.append("## Method variants against naive QAT and against their method's default (points)\n\n" + tabulate(
-            variant_rows(variants), headers=["dataset", "arch", "bits", "variant", "test", "− qat [95% CI]",
-                                             "− its method's default [95% CI]"], tablefmt="github",
-            disable_numparse=True) + "\n\nDifferences paired over the seeds/folds both ran, with Student-t 95% "
-            "intervals; the method's default is its entry without a label (e.g. `degree_quant` for `dq_clip_only`).")
+        parts.append("## Variants against their default entry and against naive QAT (points)\n\n" + tabulate(
+            variant_rows(variants), headers=["dataset", "arch", "method", "bits", "test", "− its default [95% CI]",
+                                             "− qat [95% CI]"], tablefmt="github", disable_numparse=True)
+            + "\n\nA variant is a suite entry with a `label` (e.g. `dq_clip_only`: `degree_quant` with settings); "
+              "its default is the entry of the same dataset, arch or method without a label, everything else "
+              "equal. Differences paired over the seeds/folds both ran, with Student-t 95% intervals.")
     if anchors is not None and not anchors.empty:
         rows = [[r.dataset, r.arch, r.method, fmt_bits(r.bits), _pm(r["mean"], r["std"], int(r["n"])),
                  _ms(r.mean_anchor, r.std_anchor), f"{r['diff']:+.2f}", r.source] for _, r in anchors.iterrows()]

@@ -1,40 +1,56 @@
-"""Method variants (suite entries with a ``label``, e.g. Degree-Quant with one part switched off) against naive QAT
-and against their own method's default entry, at the same dataset, arch and bit width: paired over seeds/folds."""
+"""Variants (suite entries with a ``label``: Degree-Quant with one part switched off, GIN with more dropout, Cora
+with normalized features) against their own entry without a label, everything else equal; method variants also
+against naive QAT at the same bit width. Differences are paired over seeds/folds."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from dqbench.paired import cell, fmt_interval, paired_diff
+from dqbench.paired import fmt_interval, paired_diff
 
 REFERENCE = "qat"
+AXES = ("dataset", "arch", "method")
+CELL = ["dataset", "arch", "method", "bits"]
+
+
+def _select(df: pd.DataFrame, key: dict) -> pd.DataFrame:
+    rows = pd.Series(True, index=df.index)
+    for k, v in key.items():
+        rows &= df[k] == v
+    return df[rows]
 
 
 def variant_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per variant cell: mean ± std, and its paired difference (mean, 95% interval, n) to ``qat`` and to
-    the unlabelled entry of its method. Empty when the run has no labelled variants."""
-    if df.empty or "method_name" not in df or not (df["method"] != df["method_name"]).any():
+    """One row per cell with a labelled variant: which axis varies, mean ± std, and the paired difference (mean,
+    95% interval) to its default entry (``vs_base``) and, for methods, to ``qat`` (``vs_qat``). Method cells whose
+    method has variants also get a row (their ``vs_qat`` only). Empty when the run has no labelled variants."""
+    if df.empty or not any(f"{a}_name" in df and (df[a] != df[f"{a}_name"]).any() for a in AXES):
         return pd.DataFrame()
+    varied = {a: set(df.loc[df[a] != df[f"{a}_name"], f"{a}_name"]) for a in AXES if f"{a}_name" in df}
     rows = []
-    cells = df.groupby(["dataset", "arch", "method", "bits"], sort=False)
-    for (dataset, arch, method, bits), g in cells:
-        base = g["method_name"].iloc[0]
-        if base in ("fp32", REFERENCE):
+    for key, g in df.groupby(CELL, sort=False):
+        key = dict(zip(CELL, key))
+        axis = next((a for a in AXES if g[a].iloc[0] != g[f"{a}_name"].iloc[0]), None)
+        if axis is None and key["method"] not in varied.get("method", ()) - {"fp32", REFERENCE}:
             continue
-        row = {"dataset": dataset, "arch": arch, "method": method, "bits": bits, "base": base,
-               "mean": g["test"].mean(), "std": g["test"].std(), "n": len(g)}
-        for name, other in (("qat", REFERENCE), ("base", base)):
-            if other == method:
-                continue
-            d = paired_diff(g, cell(df, dataset, arch, other, bits))
+        row = {**key, "varies": axis or "method", "mean": g["test"].mean(), "std": g["test"].std(), "n": len(g)}
+        refs = []
+        if axis is not None:
+            refs.append(("base", {**key, axis: g[f"{axis}_name"].iloc[0]}))
+        if (axis or "method") == "method" and g["method_name"].iloc[0] not in ("fp32", REFERENCE):
+            refs.append(("qat", {**key, "method": REFERENCE}))
+        for name, ref in refs:
+            d = paired_diff(g, _select(df, ref))
             if d.n:
                 row.update({f"vs_{name}": d.mean, f"vs_{name}_lo": d.lo, f"vs_{name}_hi": d.hi})
         rows.append(row)
+    if not rows:
+        return pd.DataFrame()
     return pd.DataFrame(rows).sort_values(["dataset", "arch", "bits"], ascending=[True, True, False], kind="stable")
 
 
 def variant_rows(variants: pd.DataFrame) -> list[list[str]]:
-    """Markdown rows: dataset, arch, bits label, method, test, − qat [CI], − base [CI]."""
+    """Markdown rows: dataset, arch, method, bits label, test, − its default [CI], − qat [CI]."""
     from dqbench.labels import fmt_bits
 
     def diff(r, name):
@@ -43,6 +59,6 @@ def variant_rows(variants: pd.DataFrame) -> list[list[str]]:
             return ""
         return f"{v:+.2f} {fmt_interval(r[f'vs_{name}_lo'], r[f'vs_{name}_hi'])}".strip()
 
-    return [[r["dataset"], r["arch"], fmt_bits(r["bits"]), r["method"],
+    return [[r["dataset"], r["arch"], r["method"], fmt_bits(r["bits"]),
              f"{r['mean']:.2f} ± " + ("–" if pd.isna(r["std"]) else f"{r['std']:.2f}") + f" ({r['n']})",
-             diff(r, "qat"), diff(r, "base")] for r in variants.to_dict("records")]
+             diff(r, "base"), diff(r, "qat")] for r in variants.to_dict("records")]

@@ -109,8 +109,8 @@ def test_report_compares_labelled_variants(tmp_path):
         r["config"] = dict(r["config"], method="dq_masking_only", method_name="degree_quant")
     (run / "trials.jsonl").write_text("".join(json.dumps(r) + "\n" for r in RECORDS + variant))
     text = write_report(run).read_text()
-    assert "## Method variants" in text
+    assert "## Variants against" in text
     # dq_masking_only - qat: +10 and +12; - degree_quant: -10 and -8
-    section = text.split("## Method variants")[1]
+    section = text.split("## Variants against")[1]
     row = next(line for line in section.splitlines() if "| dq_masking_only" in line)
     assert "+11.00" in row and "-9.00" in row

@@ -4,9 +4,10 @@ import pytest
 from dqbench.variants import variant_frame, variant_rows
 
 
-def _rows(method, base, bits, scores):
-    return pd.DataFrame({"dataset": "cora", "arch": "gcn", "method": method, "method_name": base, "bits": bits,
-                         "seed": range(len(scores)), "fold": 0, "test": scores})
+def _rows(method, base, bits, scores, arch="gcn", arch_name="gcn", dataset="cora"):
+    return pd.DataFrame({"dataset": dataset, "dataset_name": "cora", "arch": arch, "arch_name": arch_name,
+                         "method": method, "method_name": base, "bits": bits, "seed": range(len(scores)), "fold": 0,
+                         "test": scores})
 
 
 def test_no_labelled_variants_no_table():
@@ -14,7 +15,7 @@ def test_no_labelled_variants_no_table():
     assert variant_frame(df).empty
 
 
-def test_variant_against_qat_and_its_default():
+def test_method_variant_against_its_default_and_qat():
     df = pd.concat([_rows("fp32", "fp32", 32, [82.0, 83.0, 84.0]), _rows("qat", "qat", 4, [70.0, 72.0, 71.0]),
                     _rows("degree_quant", "degree_quant", 4, [80.0, 81.0, 82.0]),
                     _rows("dq_clip_only", "degree_quant", 4, [79.0, 80.0, 81.0])])
@@ -24,9 +25,22 @@ def test_variant_against_qat_and_its_default():
     assert clip["vs_qat"] == pytest.approx(9.0) and clip["vs_base"] == pytest.approx(-1.0)
     assert clip["vs_base_lo"] == pytest.approx(-1.0) and clip["vs_base_hi"] == pytest.approx(-1.0)  # no noise
     assert pd.isna(v.loc["degree_quant"].get("vs_base"))  # the default is not compared with itself
-    rows = {r[3]: r for r in variant_rows(variant_frame(df))}
+    rows = {r[2]: r for r in variant_rows(variant_frame(df))}
     assert rows["dq_clip_only"][4] == "80.00 ± 1.00 (3)"
-    assert rows["dq_clip_only"][6] == "-1.00 [-1.00, -1.00]" and rows["degree_quant"][6] == ""
+    assert rows["dq_clip_only"][5] == "-1.00 [-1.00, -1.00]" and rows["degree_quant"][5] == ""
+    assert rows["degree_quant"][6].startswith("+10.00")
+
+
+def test_arch_and_dataset_variants_against_their_default():
+    df = pd.concat([_rows("fp32", "fp32", 32, [70.0, 72.0], arch="gin", arch_name="gin"),
+                    _rows("fp32", "fp32", 32, [75.0, 76.0], arch="gin_dropout0.8", arch_name="gin"),
+                    _rows("fp32", "fp32", 32, [71.0, 71.0], arch="gin", arch_name="gin", dataset="cora_norm")])
+    v = variant_frame(df)
+    assert len(v) == 2  # the two variants; the default gin cell is not a row
+    do = v[v["arch"] == "gin_dropout0.8"].iloc[0]
+    assert do["varies"] == "arch" and do["vs_base"] == pytest.approx(4.5) and "vs_qat" not in do.dropna()
+    norm = v[v["dataset"] == "cora_norm"].iloc[0]
+    assert norm["varies"] == "dataset" and norm["vs_base"] == pytest.approx(0.0)
 
 
 def test_variant_without_its_default_in_the_run():
