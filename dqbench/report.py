@@ -63,14 +63,20 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
         out[col] = g[col].mean()
     out = out.reset_index()
     # n = 1 leaves std undefined (NaN): printed as "–", never as a spread of 0
-    fp32 = out[out["method"] == "fp32"].set_index(["dataset", "arch"])["mean"]
-    out["delta_fp32"] = [
-        row["mean"] - fp32.get((row["dataset"], row["arch"]), math.nan) for _, row in out.iterrows()
-    ]
+    fp32 = out[out["method"] == "fp32"].set_index(["dataset", "arch"])
     ci = [paired_diff(cell(df, r.dataset, r.arch, r.method, r.bits), cell(df, r.dataset, r.arch, "fp32", None))
           if r.method != "fp32" else None for r in out.itertuples()]
+    # over the seeds/folds both cells ran (a partial run must not compare an easy fold with a hard one); the plain
+    # difference of means only where they share none
+    out["delta_fp32"] = [
+        c.mean if c and c.n else row["mean"] - fp32["mean"].get((row["dataset"], row["arch"]), math.nan)
+        for c, (_, row) in zip(ci, out.iterrows())
+    ]
+    out["delta_n"] = [c.n if c else 0 for c in ci]
     out["delta_lo"] = [c.lo if c else math.nan for c in ci]
     out["delta_hi"] = [c.hi if c else math.nan for c in ci]
+    out["delta_partial"] = [c is not None and c.n < max(row["n"], fp32["n"].get((row["dataset"], row["arch"]), 0))
+                            for c, (_, row) in zip(ci, out.iterrows())]
     out["_order"] = out["method"].map(method_rank)
     return out.sort_values(["dataset", "arch", "_order", "bits"], ascending=[True, True, True, False]).drop(
         columns="_order").reset_index(drop=True)
@@ -87,14 +93,19 @@ def gains(summary: pd.DataFrame, df: pd.DataFrame | None = None, method: str = "
     both = a.merge(b, left_index=True, right_index=True, suffixes=(f"_{method}", f"_{over}"))
     if both.empty:
         return pd.DataFrame()
-    both["gain"] = both[f"mean_{method}"] - both[f"mean_{over}"]
     both["epoch_time_ratio"] = both[f"epoch_time_s_{method}"] / both[f"epoch_time_s_{over}"]
     ci = [paired_diff(cell(df, d, a, method, b), cell(df, d, a, over, b)) if df is not None else None
           for d, a, b in both.index]
+    # paired mean over the seeds/folds both ran (equal to the difference of means when they ran the same ones)
+    both["gain"] = [c.mean if c and c.n else m - o
+                    for c, m, o in zip(ci, both[f"mean_{method}"], both[f"mean_{over}"])]
+    both["gain_n"] = [c.n if c else 0 for c in ci]
+    both["gain_partial"] = [c is not None and c.n < max(x, y)
+                            for c, x, y in zip(ci, both[f"n_{method}"], both[f"n_{over}"])]
     both["gain_lo"] = [c.lo if c else math.nan for c in ci]
     both["gain_hi"] = [c.hi if c else math.nan for c in ci]
     return both[[f"mean_{method}", f"std_{method}", f"mean_{over}", f"std_{over}", "gain", "gain_lo", "gain_hi",
-                 "epoch_time_ratio"]].reset_index()
+                 "gain_n", "gain_partial", "epoch_time_ratio"]].reset_index()
 
 
 def anchor_table(summary: pd.DataFrame, anchors_path: Path | None) -> pd.DataFrame:
@@ -126,7 +137,8 @@ def markdown_tables(summary: pd.DataFrame, gain: pd.DataFrame, failures: list[di
     parts = []
     if not summary.empty:
         rows = [[r.dataset, r.arch, r.method, fmt_bits(r.bits), _pm(r["mean"], r["std"], int(r["n"])),
-                 "" if r.method == "fp32" or math.isnan(r.delta_fp32) else f"{r.delta_fp32:+.2f}",
+                 "" if r.method == "fp32" or math.isnan(r.delta_fp32) else f"{r.delta_fp32:+.2f}"
+                 + (f" (n={r.delta_n})" if r.delta_partial else ""),
                  fmt_interval(r.delta_lo, r.delta_hi),
                  f"{r.avg_bits:.2f}" if pd.notna(r.avg_bits) else "",
                  f"{r.model_size_bytes / 1024:.1f}" if pd.notna(r.model_size_bytes) else "",
@@ -136,14 +148,16 @@ def markdown_tables(summary: pd.DataFrame, gain: pd.DataFrame, failures: list[di
         parts.append(f"## Accuracy: {metric_name}, mean ± std (n)\n\n" + tabulate(
             rows, headers=["dataset", "arch", "method", "bits", "test", "Δ FP32", "95% CI", "avg bits", "size KiB",
                            "MBitOPs/row", "ms/epoch"], tablefmt="github", disable_numparse=True)
-            + "\n\n95% CI: Student-t interval of the paired difference to FP32 over the seeds/folds both ran "
-              "(seed/fold effects cancel; blank with fewer than two). An interval that contains 0 means the "
-              "difference is not distinguishable from seed noise at this n."
+            + "\n\nΔ FP32: mean difference over the seeds/folds both cells ran (\"(n=k)\" where that is fewer "
+              "than either ran: a partial run). 95% CI: its Student-t interval, paired (seed/fold effects cancel; "
+              "blank with fewer than two). An interval that contains 0 means the difference is not "
+              "distinguishable from seed noise at this n."
               "\n\nMBitOPs/row: BitOPs of the dense layers per node (graph tasks: per node too), weight bits × "
               "input bits per multiply-accumulate; aggregation is not counted.")
     if not gain.empty:
         rows = [[r.dataset, r.arch, fmt_bits(r.bits), _ms(r.mean_degree_quant, r.std_degree_quant),
-                 _ms(r.mean_qat, r.std_qat), f"{r.gain:+.2f}", fmt_interval(r.gain_lo, r.gain_hi),
+                 _ms(r.mean_qat, r.std_qat), f"{r.gain:+.2f}" + (f" (n={r.gain_n})" if r.gain_partial else ""),
+                 fmt_interval(r.gain_lo, r.gain_hi),
                  f"{r.epoch_time_ratio:.2f}×" if pd.notna(r.epoch_time_ratio) else ""] for _, r in gain.iterrows()]
         parts.append("## Degree-Quant gain over naive QAT (points)\n\n" + tabulate(
             rows, headers=["dataset", "arch", "bits", "degree_quant", "qat", "gain", "95% CI (paired)",

@@ -3,10 +3,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from dqbench.errors import DQBenchError
-from dqbench.report import accuracy_frame, gains, summarize, write_report
+from dqbench.report import accuracy_frame, gains, markdown_tables, summarize, write_report
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -114,3 +115,16 @@ def test_report_compares_labelled_variants(tmp_path):
     section = text.split("## Variants against")[1]
     row = next(line for line in section.splitlines() if "| dq_masking_only" in line)
     assert "+11.00" in row and "-9.00" in row
+
+
+def test_partial_run_compares_matching_folds_only():
+    # FP32 ran seed 0 only; QAT seeds 0 and 1, with seed 1 an easy one: the difference must not mix them
+    recs = [_rec("fp32", 32, 0, 0.80), _rec("qat", 4, 0, 0.70), _rec("qat", 4, 1, 0.95),
+            _rec("degree_quant", 4, 0, 0.75)]
+    s = summarize(accuracy_frame(recs))
+    row = s[s.method == "qat"].iloc[0]
+    assert row["delta_fp32"] == pytest.approx(-10.0) and row["delta_n"] == 1 and row["delta_partial"]
+    g = gains(s, accuracy_frame(recs)).iloc[0]
+    assert g["gain"] == pytest.approx(5.0) and g["gain_n"] == 1 and g["gain_partial"]
+    text = markdown_tables(s, gains(s, accuracy_frame(recs)), [], pd.DataFrame())
+    assert "-10.00 (n=1)" in text and "+5.00 (n=1)" in text
