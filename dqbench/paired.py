@@ -36,10 +36,13 @@ def paired_diff(a: pd.DataFrame, b: pd.DataFrame, column: str = "test") -> Paire
     return PairedDiff(mean, mean - half, mean + half, n)
 
 
-def cell(df: pd.DataFrame, dataset: str, arch: str, method: str, bits: int | None) -> pd.DataFrame:
-    """The trials of one cell (``bits=None``: any bit width, e.g. the FP32 control)."""
-    rows = (df["dataset"] == dataset) & (df["arch"] == arch) & (df["method"] == method)
-    return df[rows & (df["bits"] == bits)] if bits is not None else df[rows]
+def select(df: pd.DataFrame, **key) -> pd.DataFrame:
+    """The trials whose columns equal ``key`` (e.g. one cell: dataset, arch, method, bits; leave out ``bits`` for
+    any bit width, e.g. the FP32 control)."""
+    rows = pd.Series(True, index=df.index)
+    for column, value in key.items():
+        rows &= df[column] == value
+    return df[rows]
 
 
 def fmt_interval(lo: float, hi: float) -> str:

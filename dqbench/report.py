@@ -10,7 +10,7 @@ import pandas as pd
 
 from dqbench.errors import DQBenchError
 from dqbench.labels import fmt_bits, method_rank
-from dqbench.paired import cell, fmt_interval, paired_diff
+from dqbench.paired import fmt_interval, paired_diff, select
 from dqbench.plots import plot_accuracy, plot_gains
 from dqbench.records import read_records
 from dqbench.store import RECORDS, RUN_INFO, RunStore
@@ -64,7 +64,8 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     out = out.reset_index()
     # n = 1 leaves std undefined (NaN): printed as "–", never as a spread of 0
     fp32 = out[out["method"] == "fp32"].set_index(["dataset", "arch"])
-    ci = [paired_diff(cell(df, r.dataset, r.arch, r.method, r.bits), cell(df, r.dataset, r.arch, "fp32", None))
+    ci = [paired_diff(select(df, dataset=r.dataset, arch=r.arch, method=r.method, bits=r.bits),
+                      select(df, dataset=r.dataset, arch=r.arch, method="fp32"))
           if r.method != "fp32" else None for r in out.itertuples()]
     # over the seeds/folds both cells ran (a partial run must not compare an easy fold with a hard one); the plain
     # difference of means only where they share none
@@ -94,7 +95,8 @@ def gains(summary: pd.DataFrame, df: pd.DataFrame | None = None, method: str = "
     if both.empty:
         return pd.DataFrame()
     both["epoch_time_ratio"] = both[f"epoch_time_s_{method}"] / both[f"epoch_time_s_{over}"]
-    ci = [paired_diff(cell(df, d, a, method, b), cell(df, d, a, over, b)) if df is not None else None
+    ci = [paired_diff(select(df, dataset=d, arch=a, method=method, bits=b),
+                      select(df, dataset=d, arch=a, method=over, bits=b)) if df is not None else None
           for d, a, b in both.index]
     # paired mean over the seeds/folds both ran (equal to the difference of means when they ran the same ones)
     both["gain"] = [c.mean if c and c.n else m - o

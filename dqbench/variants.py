@@ -6,18 +6,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dqbench.paired import fmt_interval, paired_diff
+from dqbench.paired import fmt_interval, paired_diff, select
 
 REFERENCE = "qat"
 AXES = ("dataset", "arch", "method")
 CELL = ["dataset", "arch", "method", "bits"]
-
-
-def _select(df: pd.DataFrame, key: dict) -> pd.DataFrame:
-    rows = pd.Series(True, index=df.index)
-    for k, v in key.items():
-        rows &= df[k] == v
-    return df[rows]
 
 
 def variant_frame(df: pd.DataFrame) -> pd.DataFrame:
@@ -40,7 +33,7 @@ def variant_frame(df: pd.DataFrame) -> pd.DataFrame:
         if (axis or "method") == "method" and g["method_name"].iloc[0] not in ("fp32", REFERENCE):
             refs.append(("qat", {**key, "method": REFERENCE}))
         for name, ref in refs:
-            d = paired_diff(g, _select(df, ref))
+            d = paired_diff(g, select(df, **ref))
             if d.n:
                 row.update({f"vs_{name}": d.mean, f"vs_{name}_lo": d.lo, f"vs_{name}_hi": d.hi})
         rows.append(row)

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from dqbench.paired import cell, fmt_interval, paired_diff
+from dqbench.paired import fmt_interval, paired_diff, select
 
 
 def _frame(method, scores, seeds=None, bits=4):
@@ -43,8 +43,8 @@ def test_too_few_units_leave_the_interval_undefined():
     assert paired_diff(_frame("dq", [80.0], seeds=[3]), _frame("qat", [70.0])).n == 0
 
 
-def test_cell_selects_one_cell():
+def test_select_picks_one_cell():
     df = pd.concat([_frame("dq", [1.0, 2.0]), _frame("dq", [3.0], bits=8), _frame("fp32", [4.0], bits=32)])
-    assert list(cell(df, "cora", "gcn", "dq", 4)["test"]) == [1.0, 2.0]
-    assert list(cell(df, "cora", "gcn", "fp32", None)["test"]) == [4.0]
+    assert list(select(df, dataset="cora", arch="gcn", method="dq", bits=4)["test"]) == [1.0, 2.0]
+    assert list(select(df, dataset="cora", arch="gcn", method="fp32")["test"]) == [4.0]
     assert fmt_interval(-3.5712, 1.3) == "[-3.57, +1.30]"
