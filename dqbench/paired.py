@@ -45,6 +45,16 @@ def select(df: pd.DataFrame, **key) -> pd.DataFrame:
     return df[rows]
 
 
+def paired_columns(prefix: str, diffs: list[PairedDiff | None], ran: list[int]) -> dict[str, list]:
+    """Columns ``{prefix}_n/_lo/_hi/_partial`` for a frame with one paired difference per row (None: no
+    comparison); ``ran`` is the most seeds/folds either side of each row ran, so ``_partial`` marks rows whose
+    difference covers fewer."""
+    return {f"{prefix}_n": [d.n if d else 0 for d in diffs],
+            f"{prefix}_lo": [d.lo if d else math.nan for d in diffs],
+            f"{prefix}_hi": [d.hi if d else math.nan for d in diffs],
+            f"{prefix}_partial": [d is not None and d.n < r for d, r in zip(diffs, ran)]}
+
+
 def fmt_interval(lo: float, hi: float) -> str:
     """``[-3.57, +1.31]``, or empty when undefined (fewer than two matched seeds/folds)."""
     if math.isnan(lo) or math.isnan(hi):

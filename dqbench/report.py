@@ -10,7 +10,7 @@ import pandas as pd
 
 from dqbench.errors import DQBenchError
 from dqbench.labels import fmt_bits, method_rank
-from dqbench.paired import fmt_interval, paired_diff, select
+from dqbench.paired import fmt_interval, paired_columns, paired_diff, select
 from dqbench.plots import plot_accuracy, plot_gains
 from dqbench.records import read_records
 from dqbench.store import RECORDS, RUN_INFO, RunStore
@@ -73,11 +73,9 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
         c.mean if c and c.n else row["mean"] - fp32["mean"].get((row["dataset"], row["arch"]), math.nan)
         for c, (_, row) in zip(ci, out.iterrows())
     ]
-    out["delta_n"] = [c.n if c else 0 for c in ci]
-    out["delta_lo"] = [c.lo if c else math.nan for c in ci]
-    out["delta_hi"] = [c.hi if c else math.nan for c in ci]
-    out["delta_partial"] = [c is not None and c.n < max(row["n"], fp32["n"].get((row["dataset"], row["arch"]), 0))
-                            for c, (_, row) in zip(ci, out.iterrows())]
+    ran = [max(row["n"], fp32["n"].get((row["dataset"], row["arch"]), 0)) for _, row in out.iterrows()]
+    for column, values in paired_columns("delta", ci, ran).items():
+        out[column] = values
     out["_order"] = out["method"].map(method_rank)
     return out.sort_values(["dataset", "arch", "_order", "bits"], ascending=[True, True, True, False]).drop(
         columns="_order").reset_index(drop=True)
@@ -101,11 +99,9 @@ def gains(summary: pd.DataFrame, df: pd.DataFrame | None = None, method: str = "
     # paired mean over the seeds/folds both ran (equal to the difference of means when they ran the same ones)
     both["gain"] = [c.mean if c and c.n else m - o
                     for c, m, o in zip(ci, both[f"mean_{method}"], both[f"mean_{over}"])]
-    both["gain_n"] = [c.n if c else 0 for c in ci]
-    both["gain_partial"] = [c is not None and c.n < max(x, y)
-                            for c, x, y in zip(ci, both[f"n_{method}"], both[f"n_{over}"])]
-    both["gain_lo"] = [c.lo if c else math.nan for c in ci]
-    both["gain_hi"] = [c.hi if c else math.nan for c in ci]
+    ran = [max(x, y) for x, y in zip(both[f"n_{method}"], both[f"n_{over}"])]
+    for column, values in paired_columns("gain", ci, ran).items():
+        both[column] = values
     return both[[f"mean_{method}", f"std_{method}", f"mean_{over}", f"std_{over}", "gain", "gain_lo", "gain_hi",
                  "gain_n", "gain_partial", "epoch_time_ratio"]].reset_index()
 

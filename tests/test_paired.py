@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from dqbench.paired import fmt_interval, paired_diff, select
+from dqbench.paired import fmt_interval, paired_columns, paired_diff, select
 
 
 def _frame(method, scores, seeds=None, bits=4):
@@ -48,3 +48,10 @@ def test_select_picks_one_cell():
     assert list(select(df, dataset="cora", arch="gcn", method="dq", bits=4)["test"]) == [1.0, 2.0]
     assert list(select(df, dataset="cora", arch="gcn", method="fp32")["test"]) == [4.0]
     assert fmt_interval(-3.5712, 1.3) == "[-3.57, +1.30]"
+
+
+def test_paired_columns():
+    d = paired_diff(_frame("dq", [80.0, 82.0]), _frame("qat", [70.0, 71.0]))
+    cols = paired_columns("gain", [d, None], [3, 2])
+    assert cols["gain_n"] == [2, 0] and cols["gain_partial"] == [True, False]
+    assert cols["gain_lo"][0] == pytest.approx(d.lo) and math.isnan(cols["gain_hi"][1])
