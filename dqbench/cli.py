@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("suite", help="path to a suite .toml, or a name under suites/")
     p.add_argument("--out", help="run directory (default reports/runs/<suite name>); re-use it to resume")
     p.add_argument("--retry-failed", action="store_true", help="run failed trials again")
+    p.add_argument("--reuse", action="append", metavar="RUN_DIR",
+                   help="copy finished trials with the same id (same configuration) from this run directory instead "
+                        "of running them again (repeatable)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-report", action="store_true", help="do not write the report at the end")
     p.add_argument("--threads", type=int, help="torch intra-op threads for accuracy trials")
@@ -108,14 +111,16 @@ def cmd_run(args) -> int:
     filters = {k: getattr(args, k) for k in FILTER_KEYS if getattr(args, k)}
     command = args.invocation
     summary = run_suite(suite, out, _root(args), filters=filters, retry_failed=args.retry_failed,
-                        progress=not args.no_progress, quick=args.quick, command=command)
-    if not args.no_report and (summary.ran or summary.skipped):
+                        progress=not args.no_progress, quick=args.quick, command=command,
+                        reuse=args.reuse)
+    if not args.no_report and (summary.ran or summary.skipped or summary.reused):
         path = write_report(out, command=command)
         print(f"report: {path}")
     if summary.interrupted:
         raise DQBenchError(f"interrupted: {summary.skipped + summary.ran} of {summary.total} trials are saved in "
                            f"{out}; run the same command again to resume")
-    print(f"done: {summary.ran} ran, {summary.skipped} already done, {summary.failed} failed ({out})")
+    reused = f"{summary.reused} reused, " if summary.reused else ""
+    print(f"done: {summary.ran} ran, {reused}{summary.skipped} already done, {summary.failed} failed ({out})")
     return 1 if summary.failed else 0
 
 

@@ -285,13 +285,18 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None, command
     env = info.get("environment", {})
     head = [f"# dqbench report: suite `{suite}`", ""]
     pieces = RunStore(run_dir).pieces()
+    reused = any(p.get("reused") for p in pieces)
     if pieces:
         head += ["Produced by these `dqbench run` invocations into this directory (each ran the trials it lists "
                  "that were not already there; every record keeps its configuration):", "",
                  tabulate([[f"`{p['command']}`", str(p.get("git", "?"))[:12], p.get("started", "?"),
-                            p.get("to_run", "?")] for p in pieces],
-                          headers=["command", "commit", "started", "trials to run"], tablefmt="github",
-                          disable_numparse=True), ""]
+                            p.get("to_run", "?")] + ([p.get("reused", 0)] if reused else []) for p in pieces],
+                          headers=["command", "commit", "started", "trials to run"] + (["trials reused"] if reused
+                                                                                        else []),
+                          tablefmt="github", disable_numparse=True), ""]
+        if reused:
+            head += ["Trials reused: copied with `--reuse` from the run directory named in their record "
+                     "(`reused_from`), where the same trial (same id, same configuration) had finished.", ""]
         if command and not command.startswith("dqbench run"):
             head += [f"Report written by `{command}`.", ""]
     elif command and command.startswith("dqbench run"):

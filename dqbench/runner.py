@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from dqbench.errors import DQBenchError
 from dqbench.records import make_record
-from dqbench.store import RunStore
+from dqbench.store import RECORDS, RunStore
 from dqbench.suite import FP32_BITS, SuiteSpec, TrialSpec, check_filters, expand
 
 
@@ -21,6 +22,7 @@ class RunSummary:
     ran: int
     failed: int
     interrupted: bool = False
+    reused: int = 0
 
 
 class _Datasets:
@@ -40,13 +42,19 @@ class _Datasets:
 
 
 def run_suite(suite: SuiteSpec, out: str | Path, root, filters: dict | None = None, retry_failed: bool = False,
-              progress: bool = True, log=print, quick: bool = False, command: str | None = None) -> RunSummary:
+              progress: bool = True, log=print, quick: bool = False, command: str | None = None,
+              reuse: list | None = None) -> RunSummary:
     """Run (or resume) ``suite`` into ``out``. Ctrl-C stops after the finished trials are saved. ``command``
-    (the invocation, for the report) is logged in the run directory when this call has trials to run."""
+    (the invocation, for the report) is logged in the run directory when this call has trials to run.
+    ``reuse``: other run directories whose finished trials with the same id (the same configuration) are copied
+    instead of run again."""
     from dqbench.env import environment, git_revision
 
     filters = filters or {}
     check_filters(suite, filters)
+    for directory in reuse or []:
+        if not (Path(directory) / RECORDS).is_file():
+            raise DQBenchError(f"--reuse {directory}: no {RECORDS} there; give a dqbench run directory")
     store = RunStore(out)
     done = store.open(suite.name, lambda: {"suite": {"name": suite.name, "path": suite.path,
                                                         "description": suite.description},
@@ -59,10 +67,17 @@ def run_suite(suite: SuiteSpec, out: str | Path, root, filters: dict | None = No
     trials = expand(suite, num_folds, filters, quick=quick)
     todo = [t for t in trials if t.trial_id not in done or (retry_failed and done[t.trial_id]["status"] == "failed")]
     summary = RunSummary(Path(out), len(trials), len(trials) - len(todo), 0, 0)
-    log(f"suite {suite.name}: {len(trials)} trials, {summary.skipped} already done, {len(todo)} to run -> {out}")
-    if todo and command:
-        store.log_piece({"command": command, "git": git_revision(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                         "to_run": len(todo)})
+    copies = reusable(todo, reuse or [], suite.name)
+    todo = [t for t in todo if t.trial_id not in copies]
+    summary.reused = len(copies)
+    log(f"suite {suite.name}: {len(trials)} trials, {summary.skipped} already done, "
+        + (f"{len(copies)} reused, " if reuse else "") + f"{len(todo)} to run -> {out}")
+    if (todo or copies) and command:
+        piece = {"command": command, "git": git_revision(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                 "to_run": len(todo)}
+        store.log_piece({**piece, "reused": len(copies)} if copies else piece)
+    for record in copies.values():
+        store.append(record)
     bar = _progress(len(todo), progress)
     try:
         for trial in todo:
@@ -79,6 +94,27 @@ def run_suite(suite: SuiteSpec, out: str | Path, root, filters: dict | None = No
     finally:
         bar.close()
     return summary
+
+
+def reusable(todo: list[TrialSpec], directories: list, suite_name: str) -> dict[str, dict]:
+    """Finished (ok) records in ``directories`` for trials in ``todo``, by trial id, each marked ``reused_from``
+    and filed under ``suite_name`` (one suite per run directory).
+
+    A trial id hashes the whole configuration; the configurations are compared as well, so a copy is always the
+    same trial. Failed records are never copied. The first directory that has a trial wins."""
+    wanted = {t.trial_id: t for t in todo}
+    copies: dict[str, dict] = {}
+    for directory in directories:
+        for record in RunStore(directory).records():
+            trial = wanted.get(record.get("trial_id"))
+            if (trial is not None and record["trial_id"] not in copies and record.get("status") == "ok"
+                    and _same(record.get("config"), trial.config())):
+                copies[record["trial_id"]] = {**record, "suite": suite_name, "reused_from": str(directory)}
+    return copies
+
+
+def _same(a, b) -> bool:
+    return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
 
 
 def _run_trial(trial: TrialSpec, suite: SuiteSpec, datasets: _Datasets, bar) -> dict:

@@ -1,0 +1,84 @@
+"""run_suite: reusing finished trials from another run directory (`dqbench run --reuse`)."""
+
+import json
+
+import pytest
+
+from dqbench.cli import main
+from dqbench.runner import run_suite
+from dqbench.suite import load_suite
+
+
+def _records(run_dir):
+    return [json.loads(line) for line in (run_dir / "trials.jsonl").read_text().splitlines()]
+
+
+def _run(suite, out, data_root, **kwargs):
+    return run_suite(suite, out, data_root, progress=False, log=lambda *_: None, **kwargs)
+
+
+def test_reuse_copies_same_trials_and_runs_the_rest(tmp_path, data_root):
+    suite = load_suite("smoke")
+    first = tmp_path / "first"
+    _run(suite, first, data_root, filters={"method": ["fp32"], "arch": ["gcn"]})
+    source = {r["trial_id"]: r for r in _records(first)}
+    assert len(source) == 2
+
+    second = tmp_path / "second"
+    summary = _run(suite, second, data_root, filters={"method": ["fp32", "ptq"], "arch": ["gcn"]}, reuse=[first],
+                   command="dqbench run smoke --reuse first")
+    assert (summary.reused, summary.ran) == (2, 4)
+    records = {r["trial_id"]: r for r in _records(second)}
+    assert len(records) == 6
+    for trial_id, original in source.items():
+        copy = records[trial_id]
+        assert copy["reused_from"] == str(first) and copy["metrics"] == original["metrics"]
+        assert copy["config"] == original["config"] and copy["suite"] == "smoke"
+    assert all("reused_from" not in r for r in records.values() if r["config"]["method"] == "ptq")
+    piece = json.loads((second / "pieces.jsonl").read_text())
+    assert (piece["to_run"], piece["reused"]) == (4, 2)
+
+    # resuming with the same --reuse copies nothing twice
+    again = _run(suite, second, data_root, filters={"method": ["fp32", "ptq"], "arch": ["gcn"]}, reuse=[first])
+    assert (again.reused, again.ran, again.skipped) == (0, 0, 6)
+    assert len(_records(second)) == 6
+
+
+def test_reuse_never_copies_a_different_configuration_or_a_failed_trial(tmp_path, data_root):
+    suite = load_suite("smoke")
+    first = tmp_path / "first"
+    _run(suite, first, data_root, filters={"method": ["fp32"], "arch": ["gcn"]}, quick=True)  # 2 epochs
+    lines = (first / "trials.jsonl").read_text().splitlines()
+    failed = json.loads(lines[0])
+    failed.update(status="failed", error="boom", metrics={})
+    (first / "trials.jsonl").write_text("\n".join(lines + [json.dumps(failed)]) + "\n")
+
+    summary = _run(suite, tmp_path / "second", data_root, filters={"method": ["fp32"], "arch": ["gcn"], "seed": [0]},
+                   reuse=[first])
+    assert (summary.reused, summary.ran) == (0, 1)  # 30-epoch trial: a different id from the quick one
+
+    quick = _run(suite, tmp_path / "third", data_root, filters={"method": ["fp32"], "arch": ["gcn"]}, quick=True,
+                 reuse=[first])
+    assert (quick.reused, quick.ran) == (0, 1)  # the same trial, but its record there is a failure
+
+
+def test_reuse_of_a_missing_directory_is_a_one_line_error(tmp_path, data_root, capsys):
+    args = ["run", "smoke", "--out", str(tmp_path / "run"), "--no-progress", "--cache", str(data_root.cache),
+            "--reuse", str(tmp_path / "nowhere")]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--reuse" in err and "run directory" in err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("reused", [True, False])
+def test_report_lists_reused_trials_only_when_there_are_some(tmp_path, data_root, reused):
+    suite = load_suite("smoke")
+    first = tmp_path / "first"
+    _run(suite, first, data_root, filters={"method": ["fp32"], "arch": ["gcn"], "seed": [0]})
+    out = tmp_path / "second"
+    args = ["run", "smoke", "--out", str(out), "--no-progress", "--cache", str(data_root.cache), "--method", "fp32",
+            "--arch", "gcn", "--seed", "0"] + (["--reuse", str(first)] if reused else [])
+    assert main(args) == 0
+    report = (out / "report.md").read_text()
+    assert ("trials reused" in report) is reused and ("reused_from" in report) is reused
