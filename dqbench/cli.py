@@ -1,4 +1,5 @@
-"""Command line: run | list | validate | report | compare | baseline | analyze. Heavy imports live in the handlers."""
+"""Command line: run | list | validate | report | compare | baseline | analyze | trace. Heavy imports live in the
+handlers."""
 
 from __future__ import annotations
 
@@ -72,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     b = bsub.add_parser("update", help="store a run's records as the baseline for its suite and machine")
     b.add_argument("run")
     b.add_argument("--baseline", help="baseline directory (default baselines/<suite>)")
+
+    p = sub.add_parser("trace", help="saturation per activation quantizer over one trial's first training steps")
+    p.add_argument("suite", help="path to a suite .toml, or a name under suites/")
+    p.add_argument("--steps", type=int, default=20, help="optimizer steps to trace (default 20)")
+    p.add_argument("--out", default="reports/trace", help="where to write the CSVs (default reports/trace)")
+    _add_data_options(p)
+    _add_filters(p)
 
     p = sub.add_parser("analyze", help="aggregation-output range against in-degree (the paper's motivation)")
     p.add_argument("--dataset", default="cora")
@@ -181,8 +189,14 @@ def cmd_analyze(args) -> int:
     return main_analyze(args, _root(args))
 
 
+def cmd_trace(args) -> int:
+    from dqbench.trace import main_trace
+
+    return main_trace(args, _root(args))
+
+
 HANDLERS = {"run": cmd_run, "validate": cmd_validate, "list": cmd_list, "report": cmd_report,
-            "compare": cmd_compare, "baseline": cmd_baseline, "analyze": cmd_analyze}
+            "compare": cmd_compare, "baseline": cmd_baseline, "analyze": cmd_analyze, "trace": cmd_trace}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,154 @@
+"""Saturation trace: what each activation quantizer does to its input during the first training steps of a trial.
+
+Naive QAT tracks ranges with a slow moving average; when activations grow faster than their ranges follow, values
+pile up at the range ends (saturate), and with a straight-through backward nothing pulls them back. ``trace_trial``
+trains one suite trial for a few steps exactly as ``dqbench run`` would start it, and records per step and per
+activation quantization point the fraction of (unprotected) elements outside the representable range, the
+batch's largest magnitude against the range's, plus the loss, the spread of the model's outputs and the gradient
+norm. ``dqbench trace SUITE [filters] --steps N`` writes it as CSV and prints the last step.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pandas as pd
+import torch
+from torch import nn
+
+from dqbench.errors import DQBenchError
+from dqbench.quant.quantizer import FakeQuantize
+
+POINT_COLUMNS = ["step", "point", "saturated", "batch_absmax", "range_absmax"]
+STEP_COLUMNS = ["step", "loss", "output_std", "distinct_outputs", "grad_norm"]
+
+
+class _Recorder(nn.Module):
+    """Wraps a FakeQuantize: calls it unchanged, then notes the saturated fraction under the range it used."""
+
+    def __init__(self, inner: FakeQuantize):
+        super().__init__()
+        self.inner = inner
+        self.last: tuple[float, float, float] | None = None
+
+    def forward(self, x, protect=None):
+        out = self.inner(x, protect)
+        if self.training and bool(self.inner.observer.initialized):
+            self.last = saturation(x.detach(), self.inner, protect)
+        return out
+
+
+def saturation(x: torch.Tensor, quantizer: FakeQuantize, protect: torch.Tensor | None = None):
+    """(fraction of the quantized rows' elements outside the representable range, their largest magnitude, the
+    range's largest magnitude). A value counts as saturated when it lies more than half a step beyond an end."""
+    qp = quantizer.qparams()
+    lo, hi = (qp.qmin - qp.zero_point) * qp.scale, (qp.qmax - qp.zero_point) * qp.scale
+    if protect is not None:
+        x = x[~protect]
+    if x.numel() == 0:
+        return 0.0, 0.0, max(abs(lo), abs(hi))
+    half = qp.scale / 2
+    outside = (x < lo - half) | (x > hi + half)
+    return float(outside.float().mean()), float(x.abs().max()), max(abs(lo), abs(hi))
+
+
+def _batches(dataset, split, method, batch_size: int, generator):
+    """An endless stream of training batches (graph tasks) or of the whole graph (node tasks), with the mask of
+    rows that count in the loss (None: all)."""
+    if dataset.task == "node":
+        data = method.transform(split.data)
+        return itertools.repeat((data, split.train))
+    from torch_geometric.loader import DataLoader
+
+    loader = DataLoader([method.transform(g) for g in split.train], batch_size=batch_size, shuffle=True,
+                        generator=generator)
+    return ((b, None) for _ in itertools.count() for b in loader)
+
+
+def trace_trial(trial, dataset, steps: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train ``trial`` (a TrialSpec) on ``dataset`` for ``steps`` optimizer steps; returns (points, steps) frames
+    with ``POINT_COLUMNS`` and ``STEP_COLUMNS``."""
+    from dqbench.runner import build_method, build_model
+    from dqbench.train import seed_everything
+
+    if steps < 1:
+        raise DQBenchError(f"--steps must be at least 1, got {steps}")
+    generator = seed_everything(trial.seed)
+    model = build_model(trial, dataset)
+    method = build_method(trial)
+    model = method.prepare(model)
+    recorders = {}
+    for p in model.quant_points():
+        q = model.get_quantizer(p.path, p.role)
+        if p.kind != "param" and isinstance(q, FakeQuantize):
+            recorders[f"{p.path}:{p.role}"] = rec = _Recorder(q)
+            model.set_quantizer(p.path, p.role, rec)
+    if not recorders:
+        raise DQBenchError(f"method '{trial.method.label}' puts no activation quantizer in the model; "
+                           "trace a quantized method")
+    split = dataset.split(trial.fold)
+    opt = torch.optim.Adam(model.parameters(), lr=trial.train["lr"], weight_decay=trial.train["weight_decay"])
+    points, rows = [], []
+    model.train()
+    for step, (batch, mask) in zip(range(steps), _batches(dataset, split, method, trial.train["batch_size"],
+                                                             generator)):
+        for rec in recorders.values():
+            rec.last = None
+        opt.zero_grad()
+        out = model(batch)
+        sel = out if mask is None else out[mask]
+        loss = dataset.loss(sel, batch.y if mask is None else batch.y[mask])
+        loss.backward()
+        grad = torch.cat([p.grad.reshape(-1) for p in model.parameters() if p.grad is not None])
+        opt.step()
+        logits = sel.detach()
+        rows.append([step, float(loss.detach()), float(logits.std()) if logits.numel() > 1 else 0.0,
+                     int(torch.unique(logits, dim=0).size(0)), float(grad.norm())])
+        points += [[step, name, *rec.last] for name, rec in recorders.items() if rec.last is not None]
+    return pd.DataFrame(points, columns=POINT_COLUMNS), pd.DataFrame(rows, columns=STEP_COLUMNS)
+
+
+def main_trace(args, root) -> int:
+    """``dqbench trace``: one suite trial's first training steps, per activation quantizer."""
+    from tabulate import tabulate
+
+    from dqbench.runner import _Datasets
+    from dqbench.suite import FILTER_KEYS, check_filters, expand, load_suite
+
+    suite = load_suite(args.suite)
+    if suite.kind != "accuracy":
+        raise DQBenchError(f"suite '{suite.name}' is a {suite.kind} suite; trace an accuracy suite's trial")
+    filters = {k: getattr(args, k) for k in FILTER_KEYS if getattr(args, k)}
+    check_filters(suite, filters)
+    datasets = _Datasets(root)
+    wanted = [d for d in suite.datasets if not filters.get("dataset") or d.label in filters["dataset"]]
+    num_folds = {d.label: datasets.get(d, (d.seeds or suite.seeds)[0]).num_folds for d in wanted}
+    trials = expand(suite, num_folds, filters)
+    trials = [t for t in trials if t.seed == trials[0].seed and t.fold == trials[0].fold] if trials else []
+    if len(trials) != 1:
+        raise DQBenchError(f"the filters select {len(trials)} trials of suite '{suite.name}' (first seed and fold); "
+                           "narrow them with --dataset/--arch/--method/--bits (and --seed/--fold) to exactly one")
+    trial = trials[0]
+    points, steps = trace_trial(trial, datasets.get(trial.dataset, trial.seed), args.steps)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = trial.trial_id.rsplit("-", 1)[0]
+    points.to_csv(out / f"{stem}-points.csv", index=False)
+    steps.to_csv(out / f"{stem}-steps.csv", index=False)
+    last = points[points["step"] == points["step"].max()].drop(columns="step")
+    every = max(1, len(steps) // 8)
+    text = "\n".join([
+        f"# Saturation trace: `{trial.trial_id}`", "",
+        f"Produced by: `{args.invocation}` (suite `{suite.name}`, trial `{trial.trial_id}`: the first "
+        f"{len(steps)} optimizer steps of `dqbench run`'s training, seed {trial.seed}, fold {trial.fold}).", "",
+        "saturated: fraction of the quantized (unprotected) elements more than half a step outside the range; "
+        "batch_absmax / range_absmax: the largest magnitude that reached the point against the range's.", "",
+        "## Steps", "",
+        tabulate(steps.iloc[::every], headers="keys", tablefmt="github", showindex=False, floatfmt=".4g"), "",
+        f"## Activation quantizers at step {int(steps['step'].iloc[-1])}", "",
+        tabulate(last, headers="keys", tablefmt="github", showindex=False, floatfmt=".3g"), "",
+        f"Every step and point: `{stem}-points.csv`, `{stem}-steps.csv`.", ""])
+    (out / f"{stem}.md").write_text(text)
+    print(text)
+    return 0

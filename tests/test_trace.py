@@ -1,0 +1,84 @@
+"""Saturation trace: the measure itself, one trial's steps on smoke data, and the CLI's one-line errors."""
+
+import pandas as pd
+import pytest
+import torch
+
+from dqbench.cli import main
+from dqbench.quant.observers import MomentumObserver
+from dqbench.quant.quantizer import FakeQuantize
+from dqbench.trace import POINT_COLUMNS, STEP_COLUMNS, saturation, trace_trial
+from dqbench.suite import expand, load_suite
+
+
+def quantizer_over(lo: float, hi: float) -> FakeQuantize:
+    q = FakeQuantize(8, signed=True, observer=MomentumObserver(0.01))
+    q.observer(torch.tensor([lo, hi]))
+    return q
+
+
+def test_saturation_counts_values_beyond_half_a_step_outside_the_range():
+    q = quantizer_over(-1.0, 1.0)
+    x = torch.tensor([-3.0, -1.0, 0.0, 0.5, 1.0, 1.001, 2.0, 5.0])
+    frac, batch_max, range_max = saturation(x, q)
+    assert frac == pytest.approx(3 / 8)  # -3, 2, 5 (1.001 is within half a step of the top)
+    assert batch_max == 5.0 and range_max == pytest.approx(1.0, rel=0.02)
+
+
+def test_saturation_leaves_protected_rows_out():
+    q = quantizer_over(0.0, 1.0)
+    x = torch.tensor([[5.0, 5.0], [0.5, 0.5], [0.2, 9.0]])
+    frac, batch_max, _ = saturation(x, q, protect=torch.tensor([True, False, False]))
+    assert frac == pytest.approx(1 / 4) and batch_max == 9.0
+
+
+def _trial(**filters):
+    suite = load_suite("smoke")
+    return [t for t in expand(suite, {}, {k: [v] for k, v in filters.items()}) if t.seed == 0][0]
+
+
+def test_first_step_never_saturates_under_momentum_ranges(data_root):
+    """A momentum observer starts at its first batch's own min/max: nothing can saturate at step 0."""
+    from dqbench.runner import _Datasets
+
+    trial = _trial(arch="gcn", method="qat", bits=8)
+    points, steps = trace_trial(trial, _Datasets(data_root).get(trial.dataset, 0), steps=6)
+    assert list(points.columns) == POINT_COLUMNS and list(steps.columns) == STEP_COLUMNS
+    assert list(steps["step"]) == list(range(6)) and steps["loss"].notna().all()
+    first = points[points["step"] == 0]
+    assert len(first) == points["point"].nunique() and (first["saturated"] == 0).all()
+    assert "convs.0:aggregate" in set(points["point"]) and not any(p.endswith(":weight") for p in points["point"])
+    assert points["saturated"].between(0, 1).all() and (steps["distinct_outputs"] > 1).all()
+
+
+def test_degree_quant_trace_counts_only_unprotected_rows(data_root):
+    from dqbench.runner import _Datasets
+
+    trial = _trial(arch="gin", method="degree_quant", bits=4)
+    points, _ = trace_trial(trial, _Datasets(data_root).get(trial.dataset, 0), steps=3)
+    assert len(points) > 0 and points["saturated"].between(0, 1).all()
+
+
+def test_trace_cli_writes_csvs_and_a_report(tmp_path, data_root, capsys):
+    out = tmp_path / "trace"
+    args = ["trace", "smoke", "--arch", "gcn", "--method", "qat", "--bits", "4", "--steps", "3", "--out", str(out),
+            "--cache", str(data_root.cache)]
+    assert main(args) == 0
+    stem = "synthetic-gcn-qat-int4-s0-f0"
+    assert len(pd.read_csv(out / f"{stem}-steps.csv")) == 3
+    assert set(pd.read_csv(out / f"{stem}-points.csv")["step"]) == {0, 1, 2}
+    report = (out / f"{stem}.md").read_text()
+    assert "dqbench trace smoke --arch gcn" in report and "## Activation quantizers at step 2" in report
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--arch", "gcn"], "select 7 trials"),
+    (["--arch", "gcn", "--method", "fp32"], "no activation quantizer"),
+    (["--arch", "gcn", "--method", "qat", "--bits", "8", "--steps", "0"], "--steps"),
+    (["--arch", "gcn", "--method", "nope"], "nope"),
+])
+def test_trace_bad_input_is_one_line(tmp_path, data_root, capsys, extra, message):
+    args = ["trace", "smoke", "--out", str(tmp_path), "--cache", str(data_root.cache)] + extra
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and message in err
