@@ -20,7 +20,7 @@ from torch import nn
 from dqbench.errors import DQBenchError
 from dqbench.quant.quantizer import FakeQuantize
 
-POINT_COLUMNS = ["step", "point", "saturated", "batch_absmax", "range_absmax"]
+POINT_COLUMNS = ["step", "point", "saturated", "levels_used", "batch_absmax", "range_absmax"]
 STEP_COLUMNS = ["step", "loss", "output_std", "distinct_outputs", "grad_norm"]
 
 
@@ -40,17 +40,20 @@ class _Recorder(nn.Module):
 
 
 def saturation(x: torch.Tensor, quantizer: FakeQuantize, protect: torch.Tensor | None = None):
-    """(fraction of the quantized rows' elements outside the representable range, their largest magnitude, the
-    range's largest magnitude). A value counts as saturated when it lies more than half a step beyond an end."""
+    """(fraction of the quantized rows' elements outside the representable range, fraction of the 2^bits integer
+    levels their codes use, their largest magnitude, the range's largest magnitude). A value counts as saturated
+    when it lies more than half a step beyond an end; a range much wider than the values uses few levels."""
     qp = quantizer.qparams()
     lo, hi = (qp.qmin - qp.zero_point) * qp.scale, (qp.qmax - qp.zero_point) * qp.scale
     if protect is not None:
         x = x[~protect]
     if x.numel() == 0:
-        return 0.0, 0.0, max(abs(lo), abs(hi))
+        return 0.0, 0.0, 0.0, max(abs(lo), abs(hi))
     half = qp.scale / 2
     outside = (x < lo - half) | (x > hi + half)
-    return float(outside.float().mean()), float(x.abs().max()), max(abs(lo), abs(hi))
+    codes = torch.clamp(torch.round(x / qp.scale) + qp.zero_point, qp.qmin, qp.qmax)
+    levels = torch.unique(codes).numel() / (qp.qmax - qp.qmin + 1)
+    return float(outside.float().mean()), levels, float(x.abs().max()), max(abs(lo), abs(hi))
 
 
 def _batches(dataset, split, method, batch_size: int, generator):
@@ -143,6 +146,7 @@ def main_trace(args, root) -> int:
         f"Produced by: `{args.invocation}` (suite `{suite.name}`, trial `{trial.trial_id}`: the first "
         f"{len(steps)} optimizer steps of `dqbench run`'s training, seed {trial.seed}, fold {trial.fold}).", "",
         "saturated: fraction of the quantized (unprotected) elements more than half a step outside the range; "
+        "levels_used: fraction of the 2^bits integer codes their values use; "
         "batch_absmax / range_absmax: the largest magnitude that reached the point against the range's.", "",
         "## Steps", "",
         tabulate(steps.iloc[::every], headers="keys", tablefmt="github", showindex=False, floatfmt=".4g"), "",

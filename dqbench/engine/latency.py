@@ -5,7 +5,7 @@ Controls:
 * ``pyg``     FP32 torch_geometric model as users run it (GCNConv / GINConv / GATConv on edge_index)
 * ``pyg_csr`` the same convs on a ``torch.sparse_csr_tensor`` adjacency (GCN normalisation cached)
 * ``fp32``    FP32 kernels of the engine's structure: MKL linear + hand-written AVX-512 CSR SpMM, fused epilogue
-* ``int32``   the engine's integer program on int32 data (int32 GEMM / SpMM, same fused epilogue; GCN only)
+* ``int32``   the engine's integer program on int32 data (int32 GEMM / SpMM, same fused epilogue; GCN and GIN)
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import torch
 
 from dqbench.engine import kernels as K
 from dqbench.engine.lower import lower
-from dqbench.engine.program import GemmOp, QuantizeOp, SpmmOp
+from dqbench.engine.program import AliasOp, GemmOp, QuantizeOp, SpmmOp
 
 ALL_CONTROLS = ("pyg", "pyg_csr", "fp32", "int32")
 
@@ -178,14 +178,17 @@ def fp32_control(arch: str, sim, data, threads: int):
 
 
 def int32_control(prog, graph, threads: int):
-    """The GCN integer program with int32 storage and int32 kernels (same ops, same fused epilogue)."""
+    """The GCN or GIN integer program with int32 storage and int32 kernels (same ops, same fused epilogue; GIN's
+    self term read as int32 codes). None where an op has no int32 form (GAT attention, a GIN message table)."""
     kern = K.kernels()
-    if kern is None or prog.arch != "gcn" or not kern.cpu_has("vnni") or prog.task != "node":
+    if kern is None or prog.arch not in ("gcn", "gin") or not kern.cpu_has("vnni") or prog.task != "node":
         return None
     plan, g32 = [], {}
     for op in prog.ops:
         if isinstance(op, QuantizeOp):
             plan.append(("q", op))
+        elif isinstance(op, AliasOp):
+            plan.append(("alias", op))
         elif isinstance(op, GemmOp):
             W = op.weight.codes.to(torch.int32)
             F, Kd = W.shape
@@ -195,7 +198,7 @@ def int32_control(prog, graph, threads: int):
             plan.append(("gemm", op, wp.view(P, 64, Kd).permute(0, 2, 1).contiguous()))
         elif isinstance(op, SpmmOp):
             g = graph[op.graph_key]
-            g32[op.graph_key] = g.weights.to(torch.int32).view(-1).contiguous()
+            g32[op.graph_key] = None if g.weights is None else g.weights.to(torch.int32).view(-1).contiguous()
             plan.append(("spmm", op))
         else:
             return None
@@ -207,11 +210,18 @@ def int32_control(prog, graph, threads: int):
             if kind == "q":
                 env[op.dst] = K.quantize("vnni", x, op.qp, threads).to(torch.int32)
                 continue
+            if kind == "alias":
+                env[op.dst] = env[op.src]
+                continue
             xin = env[op.src].contiguous()
             r = op.req
             out = torch.empty(xin.size(0) if kind == "gemm" else graph[op.graph_key].rows, r.F,
                               dtype=torch.float32 if r.out_float is not None else torch.int32)
             e = K._epi(r, out)
+            if kind == "spmm" and op.self_key:
+                self_codes = env[op.self_key]
+                e.self_, e.self_stride, e.self_i32 = K.ptr(self_codes), self_codes.stride(0), 1
+                e.self_zp, e.self_scale = r.self_qp.zero_point, r.self_qp.scale
             if kind == "gemm":
                 kern.gemm_i32(K.ptr(xin), xin.size(0), xin.size(1), K.ptr(item[2]), r.F, op.weight.x_zp,
                               op.weight.w_zp, e, "vnni", threads)

@@ -34,8 +34,8 @@ def test_latency_trial_layout(dataset, arch):
     assert m["stages_s"]["gemm"] > 0 and m["stages_s"]["spmm"] > 0
     assert m["memory_bytes"]["int8_total"] < m["memory_bytes"]["fp32_total"]
     assert m["backend"] in ("vnni", "avx2", "scalar", "torch")
-    if arch == "gcn" and m["backend"] == "vnni":
-        assert m["int32_matches_int8"] is True
+    if arch in ("gcn", "gin") and m["backend"] == "vnni":
+        assert m["int32_matches_int8"] is True  # the int32 program gives the INT8 engine's exact logits
         assert {"fp32", "int32"} <= set(samples)
     if arch == "gat":
         assert "attention" in m["stages_s"]

@@ -2,7 +2,8 @@
 //
 // For output element (row i, column c) with exact int32 accumulator `acc`:
 //   v = float(acc) * alpha[c]            ; v = v / row_div[i]            (if row_div, e.g. mean pooling)
-//   v = v + float(self[i,c] - self_zp) * self_scale                      (if self, e.g. GIN's (1+eps) x_i)
+//   v = v + float(self[i,c] - self_zp) * self_scale                      (if self, e.g. GIN's (1+eps) x_i;
+//                                                                          int8 codes, or int32 ones)
 //   v = v + beta[c]                      ; v = max(v, 0)                 (if beta / relu)
 //   q = clamp(round_half_even(v / qscale) + qzp, qmin, qmax)
 //   each chain step s: x = (q - zp_s) * scale_s [+ bias_s[c]] [relu]; q = clamp(round(x / qscale_s) + qzp_s, ...)
@@ -23,8 +24,9 @@ struct Epi {
   int F = 0;                     // columns written per row
   uintptr_t alpha = 0;           // float[F] (required)
   uintptr_t row_div = 0;         // float[N] or 0
-  uintptr_t self_ = 0;           // int8 [N, self_stride] or 0
+  uintptr_t self_ = 0;           // int8 [N, self_stride] (int32 if self_i32: the INT32 control) or 0
   int64_t self_stride = 0;
+  int self_i32 = 0;
   float self_zp = 0.f, self_scale = 0.f;
   uintptr_t beta = 0;            // float[F] or 0
   int relu = 0;

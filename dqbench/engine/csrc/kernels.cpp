@@ -97,12 +97,16 @@ void epi_scalar(const Epi& e, int64_t i, const int32_t* acc, int c0, int c1) {
   const float* alpha = reinterpret_cast<const float*>(e.alpha);
   const float* beta = reinterpret_cast<const float*>(e.beta);
   const float* rdiv = reinterpret_cast<const float*>(e.row_div);
-  const int8_t* self = e.self_ ? reinterpret_cast<const int8_t*>(e.self_) + i * e.self_stride : nullptr;
+  const int8_t* self = e.self_ && !e.self_i32 ? reinterpret_cast<const int8_t*>(e.self_) + i * e.self_stride
+                                               : nullptr;
+  const int32_t* self32 = e.self_ && e.self_i32 ? reinterpret_cast<const int32_t*>(e.self_) + i * e.self_stride
+                                                : nullptr;
   const int8_t* lut = reinterpret_cast<const int8_t*>(e.lut);
   for (int c = c0; c < c1; ++c) {
     float v = static_cast<float>(acc[c]) * alpha[c];
     if (rdiv) v = v / rdiv[i];
     if (self) v = v + (static_cast<float>(self[c]) - e.self_zp) * e.self_scale;
+    if (self32) v = v + (static_cast<float>(self32[c]) - e.self_zp) * e.self_scale;
     if (beta) v = v + beta[c];
     if (e.relu) v = std::max(v, 0.f);
     float q = quant1(v, e.qscale, e.qzp, e.qmin, e.qmax);
@@ -148,7 +152,10 @@ AVX512 void epi_avx512(const Epi& e, int64_t i, const int32_t* acc, int c0, int 
   const float* alpha = reinterpret_cast<const float*>(e.alpha);
   const float* beta = reinterpret_cast<const float*>(e.beta);
   const float* rdiv = reinterpret_cast<const float*>(e.row_div);
-  const int8_t* self = e.self_ ? reinterpret_cast<const int8_t*>(e.self_) + i * e.self_stride : nullptr;
+  const int8_t* self = e.self_ && !e.self_i32 ? reinterpret_cast<const int8_t*>(e.self_) + i * e.self_stride
+                                               : nullptr;
+  const int32_t* self32 = e.self_ && e.self_i32 ? reinterpret_cast<const int32_t*>(e.self_) + i * e.self_stride
+                                                : nullptr;
   const int8_t* lut = reinterpret_cast<const int8_t*>(e.lut);
   const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   for (int c = c0; c < c1; c += 16) {
@@ -157,8 +164,9 @@ AVX512 void epi_avx512(const Epi& e, int64_t i, const int32_t* acc, int c0, int 
     __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, acc + c)),
                              _mm512_maskz_loadu_ps(m, alpha + c));
     if (rdiv) v = _mm512_div_ps(v, _mm512_set1_ps(rdiv[i]));
-    if (self) {
-      __m512i s = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, self + c));
+    if (self || self32) {
+      __m512i s = self ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, self + c))
+                       : _mm512_maskz_loadu_epi32(m, self32 + c);
       __m512 sf = _mm512_sub_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(e.self_zp));
       v = _mm512_add_ps(v, _mm512_mul_ps(sf, _mm512_set1_ps(e.self_scale)));
     }
@@ -837,6 +845,7 @@ PYBIND11_MODULE(_kernels, m) {
       .def_readwrite("row_div", &Epi::row_div)
       .def_readwrite("self_", &Epi::self_)
       .def_readwrite("self_stride", &Epi::self_stride)
+      .def_readwrite("self_i32", &Epi::self_i32)
       .def_readwrite("self_zp", &Epi::self_zp)
       .def_readwrite("self_scale", &Epi::self_scale)
       .def_readwrite("beta", &Epi::beta)
