@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("trace", help="saturation per activation quantizer over one trial's first training steps")
     p.add_argument("suite", help="path to a suite .toml, or a name under suites/")
     p.add_argument("--steps", type=int, default=20, help="optimizer steps to trace (default 20)")
+    p.add_argument("--every", type=int, default=1, help="record the quantizers every N steps and at the last")
     p.add_argument("--out", default="reports/trace", help="where to write the CSVs (default reports/trace)")
     _add_data_options(p)
     _add_filters(p)

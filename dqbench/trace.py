@@ -30,30 +30,33 @@ class _Recorder(nn.Module):
     def __init__(self, inner: FakeQuantize):
         super().__init__()
         self.inner = inner
-        self.last: tuple[float, float, float] | None = None
+        self.active = True
+        self.last: tuple[float, float, float, float] | None = None
 
     def forward(self, x, protect=None):
         out = self.inner(x, protect)
-        if self.training and bool(self.inner.observer.initialized):
+        if self.active and self.training and bool(self.inner.observer.initialized):
             self.last = saturation(x.detach(), self.inner, protect)
         return out
 
 
 def saturation(x: torch.Tensor, quantizer: FakeQuantize, protect: torch.Tensor | None = None):
     """(fraction of the quantized rows' elements outside the representable range, fraction of the 2^bits integer
-    levels their codes use, their largest magnitude, the range's largest magnitude). A value counts as saturated
-    when it lies more than half a step beyond an end; a range much wider than the values uses few levels."""
+    levels their codes use, their largest magnitude, the range's largest magnitude). A value is saturated when its
+    rounded code falls outside [qmin, qmax] (more than half a step beyond an end); a range much wider than the
+    values uses few levels."""
     qp = quantizer.qparams()
     lo, hi = (qp.qmin - qp.zero_point) * qp.scale, (qp.qmax - qp.zero_point) * qp.scale
     if protect is not None:
         x = x[~protect]
     if x.numel() == 0:
         return 0.0, 0.0, 0.0, max(abs(lo), abs(hi))
-    half = qp.scale / 2
-    outside = (x < lo - half) | (x > hi + half)
-    codes = torch.clamp(torch.round(x / qp.scale) + qp.zero_point, qp.qmin, qp.qmax)
-    levels = torch.unique(codes).numel() / (qp.qmax - qp.qmin + 1)
-    return float(outside.float().mean()), levels, float(x.abs().max()), max(abs(lo), abs(hi))
+    r = torch.round(x / qp.scale) + qp.zero_point
+    outside = int(torch.count_nonzero((r < qp.qmin) | (r > qp.qmax))) / r.numel()
+    n = qp.qmax - qp.qmin + 1
+    codes = torch.nan_to_num(r.clamp(qp.qmin, qp.qmax), nan=qp.qmax + 1) - qp.qmin  # a diverged value: no level
+    levels = int(torch.count_nonzero(torch.bincount(codes.reshape(-1).long(), minlength=n + 1)[:n])) / n
+    return outside, levels, float(x.abs().max()), max(abs(lo), abs(hi))
 
 
 def _batches(dataset, split, method, batch_size: int, generator):
@@ -69,14 +72,15 @@ def _batches(dataset, split, method, batch_size: int, generator):
     return ((b, None) for _ in itertools.count() for b in loader)
 
 
-def trace_trial(trial, dataset, steps: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def trace_trial(trial, dataset, steps: int, every: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train ``trial`` (a TrialSpec) on ``dataset`` for ``steps`` optimizer steps; returns (points, steps) frames
-    with ``POINT_COLUMNS`` and ``STEP_COLUMNS``."""
+    with ``POINT_COLUMNS`` and ``STEP_COLUMNS``. The points are recorded at every ``every``-th step and the last
+    (measuring them costs more than the step itself on large graphs)."""
     from dqbench.runner import build_method, build_model
     from dqbench.train import seed_everything
 
-    if steps < 1:
-        raise DQBenchError(f"--steps must be at least 1, got {steps}")
+    if steps < 1 or every < 1:
+        raise DQBenchError(f"--steps and --every must be at least 1, got {steps} and {every}")
     generator = seed_everything(trial.seed)
     model = build_model(trial, dataset)
     method = build_method(trial)
@@ -97,7 +101,7 @@ def trace_trial(trial, dataset, steps: int) -> tuple[pd.DataFrame, pd.DataFrame]
     for step, (batch, mask) in zip(range(steps), _batches(dataset, split, method, trial.train["batch_size"],
                                                              generator)):
         for rec in recorders.values():
-            rec.last = None
+            rec.last, rec.active = None, step % every == 0 or step == steps - 1
         opt.zero_grad()
         out = model(batch)
         sel = out if mask is None else out[mask]
@@ -133,14 +137,14 @@ def main_trace(args, root) -> int:
         raise DQBenchError(f"the filters select {len(trials)} trials of suite '{suite.name}' (first seed and fold); "
                            "narrow them with --dataset/--arch/--method/--bits (and --seed/--fold) to exactly one")
     trial = trials[0]
-    points, steps = trace_trial(trial, datasets.get(trial.dataset, trial.seed), args.steps)
+    points, steps = trace_trial(trial, datasets.get(trial.dataset, trial.seed), args.steps, args.every)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = trial.trial_id.rsplit("-", 1)[0]
     points.to_csv(out / f"{stem}-points.csv", index=False)
     steps.to_csv(out / f"{stem}-steps.csv", index=False)
     last = points[points["step"] == points["step"].max()].drop(columns="step")
-    every = max(1, len(steps) // 8)
+    stride = max(1, len(steps) // 8)
     text = "\n".join([
         f"# Saturation trace: `{trial.trial_id}`", "",
         f"Produced by: `{args.invocation}` (suite `{suite.name}`, trial `{trial.trial_id}`: the first "
@@ -149,7 +153,7 @@ def main_trace(args, root) -> int:
         "levels_used: fraction of the 2^bits integer codes their values use; "
         "batch_absmax / range_absmax: the largest magnitude that reached the point against the range's.", "",
         "## Steps", "",
-        tabulate(steps.iloc[::every], headers="keys", tablefmt="github", showindex=False, floatfmt=".4g"), "",
+        tabulate(steps.iloc[::stride], headers="keys", tablefmt="github", showindex=False, floatfmt=".4g"), "",
         f"## Activation quantizers at step {int(steps['step'].iloc[-1])}", "",
         tabulate(last, headers="keys", tablefmt="github", showindex=False, floatfmt=".3g"), "",
         f"Every step and point: `{stem}-points.csv`, `{stem}-steps.csv`.", ""])

@@ -60,6 +60,14 @@ def test_first_step_never_saturates_under_momentum_ranges(data_root):
     assert points["levels_used"].between(0, 1).all() and (points["levels_used"] > 0).all()
 
 
+def test_every_records_points_at_those_steps_and_the_last(data_root):
+    from dqbench.runner import _Datasets
+
+    trial = _trial(arch="gcn", method="qat", bits=8)
+    points, steps = trace_trial(trial, _Datasets(data_root).get(trial.dataset, 0), steps=6, every=4)
+    assert set(points["step"]) == {0, 4, 5} and len(steps) == 6
+
+
 def test_degree_quant_trace_counts_only_unprotected_rows(data_root):
     from dqbench.runner import _Datasets
 
@@ -84,6 +92,7 @@ def test_trace_cli_writes_csvs_and_a_report(tmp_path, data_root, capsys):
     (["--arch", "gcn"], "select 7 trials"),
     (["--arch", "gcn", "--method", "fp32"], "no activation quantizer"),
     (["--arch", "gcn", "--method", "qat", "--bits", "8", "--steps", "0"], "--steps"),
+    (["--arch", "gcn", "--method", "qat", "--bits", "8", "--every", "0"], "--every"),
     (["--arch", "gcn", "--method", "nope"], "nope"),
 ])
 def test_trace_bad_input_is_one_line(tmp_path, data_root, capsys, extra, message):
