@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("suite", help="path to a suite .toml, or a name under suites/")
     p.add_argument("--steps", type=int, default=20, help="optimizer steps to trace (default 20)")
     p.add_argument("--every", type=int, default=1, help="record the quantizers every N steps and at the last")
+    p.add_argument("--threads", type=int, help="torch intra-op threads (as `dqbench run --threads`: the same "
+                                               "steps as the trial need the same thread count)")
     p.add_argument("--out", default="reports/trace", help="where to write the CSVs (default reports/trace)")
     _add_data_options(p)
     _add_filters(p)
@@ -192,6 +194,11 @@ def cmd_analyze(args) -> int:
 
 def cmd_trace(args) -> int:
     from dqbench.trace import main_trace
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
 
     return main_trace(args, _root(args))
 
