@@ -10,6 +10,7 @@ norm. ``dqbench trace SUITE [filters] --steps N`` writes it as CSV and prints th
 
 from __future__ import annotations
 
+import copy
 import itertools
 from pathlib import Path
 
@@ -63,7 +64,7 @@ def _batches(dataset, split, method, batch_size: int, generator):
     """An endless stream of training batches (graph tasks) or of the whole graph (node tasks), with the mask of
     rows that count in the loss (None: all)."""
     if dataset.task == "node":
-        data = method.transform(split.data)
+        data = method.transform(copy.copy(split.data))
         return itertools.repeat((data, split.train))
     from torch_geometric.loader import DataLoader
 
@@ -81,9 +82,12 @@ def trace_trial(trial, dataset, steps: int, every: int = 1) -> tuple[pd.DataFram
 
     if steps < 1 or every < 1:
         raise DQBenchError(f"--steps and --every must be at least 1, got {steps} and {every}")
-    generator = seed_everything(trial.seed)
+    seed_everything(trial.seed)  # the order of dqbench run (runner._accuracy_trial, then train.fit)
     model = build_model(trial, dataset)
     method = build_method(trial)
+    split = dataset.split(trial.fold)
+    generator = seed_everything(trial.seed)
+    batches = _batches(dataset, split, method, trial.train["batch_size"], generator)
     model = method.prepare(model)
     recorders = {}
     for p in model.quant_points():
@@ -94,12 +98,10 @@ def trace_trial(trial, dataset, steps: int, every: int = 1) -> tuple[pd.DataFram
     if not recorders:
         raise DQBenchError(f"method '{trial.method.label}' puts no activation quantizer in the model; "
                            "trace a quantized method")
-    split = dataset.split(trial.fold)
     opt = torch.optim.Adam(model.parameters(), lr=trial.train["lr"], weight_decay=trial.train["weight_decay"])
     points, rows = [], []
     model.train()
-    for step, (batch, mask) in zip(range(steps), _batches(dataset, split, method, trial.train["batch_size"],
-                                                             generator)):
+    for step, (batch, mask) in zip(range(steps), batches):
         for rec in recorders.values():
             rec.last, rec.active = None, step % every == 0 or step == steps - 1
         opt.zero_grad()

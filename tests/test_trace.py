@@ -60,6 +60,28 @@ def test_first_step_never_saturates_under_momentum_ranges(data_root):
     assert points["levels_used"].between(0, 1).all() and (points["levels_used"] > 0).all()
 
 
+@pytest.mark.parametrize("method", ["qat", "degree_quant"])
+def test_trace_trains_exactly_as_dqbench_run(data_root, monkeypatch, method):
+    """A node task's step is fit's epoch: the traced losses are the run's training losses, to the bit."""
+    import dataclasses
+
+    import dqbench.train
+    from dqbench.runner import _Datasets, _accuracy_trial
+
+    trial = _trial(arch="gin", method=method, bits=4)
+    trial = dataclasses.replace(trial, train={**trial.train, "epochs": 4})
+    dataset = _Datasets(data_root).get(trial.dataset, 0)
+    losses, fit = [], dqbench.train.fit
+
+    def spy(*args, on_epoch=None, **kwargs):
+        return fit(*args, on_epoch=lambda e, info: (losses.append(info["loss"]), on_epoch(e, info)), **kwargs)
+
+    monkeypatch.setattr(dqbench.train, "fit", spy)
+    _accuracy_trial(trial, dataset, type("Bar", (), {"set_postfix_str": lambda *a, **k: None})())
+    _, steps = trace_trial(trial, dataset, steps=4)
+    assert len(losses) == 4 and list(steps["loss"]) == losses
+
+
 def test_every_records_points_at_those_steps_and_the_last(data_root):
     from dqbench.runner import _Datasets
 
