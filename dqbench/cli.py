@@ -100,6 +100,20 @@ def _root(args):
     return resolve_root(cache=args.cache, mirror=args.data_mirror)
 
 
+def _filters(args) -> dict:
+    """The trial filters given (``--dataset/--arch/...``), for the commands that take them."""
+    from dqbench.suite import FILTER_KEYS
+
+    return {k: getattr(args, k) for k in FILTER_KEYS if getattr(args, k, None)}
+
+
+def _set_threads(args) -> None:
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+
+
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -109,19 +123,15 @@ def cmd_run(args) -> int:
 
     from dqbench.report import write_report
     from dqbench.runner import run_suite
-    from dqbench.suite import FILTER_KEYS, load_suite
+    from dqbench.suite import load_suite
 
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    _set_threads(args)
     signal.signal(signal.SIGTERM, _interrupt)  # a preempted job stops like Ctrl-C: finished trials are kept
     signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C works even if the parent ignored SIGINT
     suite = load_suite(args.suite)
     out = Path(args.out or Path("reports") / "runs" / suite.name)
-    filters = {k: getattr(args, k) for k in FILTER_KEYS if getattr(args, k)}
     command = args.invocation
-    summary = run_suite(suite, out, _root(args), filters=filters, retry_failed=args.retry_failed,
+    summary = run_suite(suite, out, _root(args), filters=args.filters, retry_failed=args.retry_failed,
                         progress=not args.no_progress, quick=args.quick, command=command,
                         reuse=args.reuse)
     if not args.no_report and (summary.ran or summary.skipped or summary.reused):
@@ -195,11 +205,7 @@ def cmd_analyze(args) -> int:
 def cmd_trace(args) -> int:
     from dqbench.trace import main_trace
 
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
-
+    _set_threads(args)
     return main_trace(args, _root(args))
 
 
@@ -211,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         argv = sys.argv[1:] if argv is None else list(argv)
         args = build_parser().parse_args(argv)
+        args.filters = _filters(args)
         args.invocation = "dqbench " + " ".join(shlex.quote(a) for a in argv)  # for reports and the pieces log
         return HANDLERS[args.command](args)
     except DQBenchError as exc:

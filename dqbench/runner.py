@@ -61,10 +61,7 @@ def run_suite(suite: SuiteSpec, out: str | Path, root, filters: dict | None = No
                                            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                                            "environment": environment()})
     datasets = _Datasets(root)
-    wanted = [d for d in suite.datasets if not filters.get("dataset") or d.label in filters["dataset"]]
-    num_folds = {d.label: datasets.get(d, (d.seeds or suite.seeds)[0]).num_folds for d in wanted} \
-        if suite.kind == "accuracy" else {}
-    trials = expand(suite, num_folds, filters, quick=quick)
+    trials = plan_trials(suite, datasets, filters, quick)
     todo = [t for t in trials if t.trial_id not in done or (retry_failed and done[t.trial_id]["status"] == "failed")]
     summary = RunSummary(Path(out), len(trials), len(trials) - len(todo), 0, 0)
     copies = reusable(todo, reuse or [], suite.name)
@@ -94,6 +91,14 @@ def run_suite(suite: SuiteSpec, out: str | Path, root, filters: dict | None = No
     finally:
         bar.close()
     return summary
+
+
+def plan_trials(suite: SuiteSpec, datasets: _Datasets, filters: dict, quick: bool = False) -> list[TrialSpec]:
+    """The suite's trials under ``filters``; accuracy suites load each selected dataset once to count its folds."""
+    wanted = [d for d in suite.datasets if not filters.get("dataset") or d.label in filters["dataset"]]
+    num_folds = {d.label: datasets.get(d, (d.seeds or suite.seeds)[0]).num_folds for d in wanted} \
+        if suite.kind == "accuracy" else {}
+    return expand(suite, num_folds, filters, quick=quick)
 
 
 def reusable(todo: list[TrialSpec], directories: list, suite_name: str) -> dict[str, dict]:

@@ -10,7 +10,6 @@ norm. ``dqbench trace SUITE [filters] --steps N`` writes it as CSV and prints th
 
 from __future__ import annotations
 
-import copy
 import itertools
 from pathlib import Path
 
@@ -60,17 +59,12 @@ def saturation(x: torch.Tensor, quantizer: FakeQuantize, protect: torch.Tensor |
     return outside, levels, float(x.abs().max()), max(abs(lo), abs(hi))
 
 
-def _batches(dataset, split, method, batch_size: int, generator):
-    """An endless stream of training batches (graph tasks) or of the whole graph (node tasks), with the mask of
-    rows that count in the loss (None: all)."""
-    if dataset.task == "node":
-        data = method.transform(copy.copy(split.data))
-        return itertools.repeat((data, split.train))
-    from torch_geometric.loader import DataLoader
-
-    loader = DataLoader([method.transform(g) for g in split.train], batch_size=batch_size, shuffle=True,
-                        generator=generator)
-    return ((b, None) for _ in itertools.count() for b in loader)
+def _batches(task):
+    """An endless stream of the training task's batches (graph tasks) or of its whole graph (node tasks), with the
+    mask of rows that count in the loss (None: all)."""
+    if hasattr(task, "train_loader"):
+        return ((b, None) for _ in itertools.count() for b in task.train_loader)
+    return itertools.repeat((task.data, task.masks["train"]))
 
 
 def trace_trial(trial, dataset, steps: int, every: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -78,16 +72,14 @@ def trace_trial(trial, dataset, steps: int, every: int = 1) -> tuple[pd.DataFram
     with ``POINT_COLUMNS`` and ``STEP_COLUMNS``. The points are recorded at every ``every``-th step and the last
     (measuring them costs more than the step itself on large graphs)."""
     from dqbench.runner import build_method, build_model
-    from dqbench.train import seed_everything
+    from dqbench.train import make_task, seed_everything
 
     if steps < 1 or every < 1:
         raise DQBenchError(f"--steps and --every must be at least 1, got {steps} and {every}")
     seed_everything(trial.seed)  # the order of dqbench run (runner._accuracy_trial, then train.fit)
     model = build_model(trial, dataset)
     method = build_method(trial)
-    split = dataset.split(trial.fold)
-    generator = seed_everything(trial.seed)
-    batches = _batches(dataset, split, method, trial.train["batch_size"], generator)
+    batches = _batches(make_task(dataset, dataset.split(trial.fold), method, trial.train, trial.seed))
     model = method.prepare(model)
     recorders = {}
     for p in model.quant_points():
@@ -122,18 +114,15 @@ def main_trace(args, root) -> int:
     """``dqbench trace``: one suite trial's first training steps, per activation quantizer."""
     from tabulate import tabulate
 
-    from dqbench.runner import _Datasets
-    from dqbench.suite import FILTER_KEYS, check_filters, expand, load_suite
+    from dqbench.runner import _Datasets, plan_trials
+    from dqbench.suite import check_filters, load_suite
 
     suite = load_suite(args.suite)
     if suite.kind != "accuracy":
         raise DQBenchError(f"suite '{suite.name}' is a {suite.kind} suite; trace an accuracy suite's trial")
-    filters = {k: getattr(args, k) for k in FILTER_KEYS if getattr(args, k)}
-    check_filters(suite, filters)
+    check_filters(suite, args.filters)
     datasets = _Datasets(root)
-    wanted = [d for d in suite.datasets if not filters.get("dataset") or d.label in filters["dataset"]]
-    num_folds = {d.label: datasets.get(d, (d.seeds or suite.seeds)[0]).num_folds for d in wanted}
-    trials = expand(suite, num_folds, filters)
+    trials = plan_trials(suite, datasets, args.filters)
     trials = [t for t in trials if t.seed == trials[0].seed and t.fold == trials[0].fold] if trials else []
     if len(trials) != 1:
         raise DQBenchError(f"the filters select {len(trials)} trials of suite '{suite.name}' (first seed and fold); "

@@ -97,14 +97,18 @@ class _GraphTask:
         return list(self.train_loader)
 
 
+def make_task(dataset, split, method, train: dict, seed: int):
+    """Seed, then the full-batch node task or the mini-batch graph task (its loader shuffles with that seed)."""
+    generator = seed_everything(seed)
+    if dataset.task == "node":
+        return _NodeTask(dataset, split, method)
+    return _GraphTask(dataset, split, method, train["batch_size"], generator)
+
+
 def fit(model, dataset, split, method, train: dict, seed: int,
         on_epoch: Callable[[int, dict], None] | None = None) -> dict:
     """Train with model selection on the validation split; returns the record's metrics."""
-    generator = seed_everything(seed)
-    if dataset.task == "node":
-        task = _NodeTask(dataset, split, method)
-    else:
-        task = _GraphTask(dataset, split, method, train["batch_size"], generator)
+    task = make_task(dataset, split, method, train, seed)
     model = method.prepare(model)
     opt = torch.optim.Adam(model.parameters(), lr=train["lr"], weight_decay=train["weight_decay"])
     sched = (torch.optim.lr_scheduler.StepLR(opt, train["lr_decay_step"], train["lr_decay_factor"])

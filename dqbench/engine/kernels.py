@@ -142,6 +142,7 @@ def _epi(r: Requant, out: torch.Tensor, self_codes=None, row_div=None):
     if self_codes is not None:
         e.self_ = ptr(self_codes)
         e.self_stride = self_codes.stride(0)
+        e.self_i32 = int(self_codes.dtype == torch.int32)  # the INT32 control keeps codes in int32
         e.self_zp, e.self_scale = r.self_qp.zero_point, r.self_qp.scale
     if row_div is not None:
         e.row_div = ptr(row_div)

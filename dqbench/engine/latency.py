@@ -217,11 +217,7 @@ def int32_control(prog, graph, threads: int):
             r = op.req
             out = torch.empty(xin.size(0) if kind == "gemm" else graph[op.graph_key].rows, r.F,
                               dtype=torch.float32 if r.out_float is not None else torch.int32)
-            e = K._epi(r, out)
-            if kind == "spmm" and op.self_key:
-                self_codes = env[op.self_key]
-                e.self_, e.self_stride, e.self_i32 = K.ptr(self_codes), self_codes.stride(0), 1
-                e.self_zp, e.self_scale = r.self_qp.zero_point, r.self_qp.scale
+            e = K._epi(r, out, env[op.self_key] if kind == "spmm" and op.self_key else None)
             if kind == "gemm":
                 kern.gemm_i32(K.ptr(xin), xin.size(0), xin.size(1), K.ptr(item[2]), r.F, op.weight.x_zp,
                               op.weight.w_zp, e, "vnni", threads)
