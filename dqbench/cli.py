@@ -213,11 +213,14 @@ HANDLERS = {"run": cmd_run, "validate": cmd_validate, "list": cmd_list, "report"
             "compare": cmd_compare, "baseline": cmd_baseline, "analyze": cmd_analyze, "trace": cmd_trace}
 
 
+FILTERED_COMMANDS = ("run", "trace")  # the commands that take --dataset/--arch/... as trial filters
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         argv = sys.argv[1:] if argv is None else list(argv)
         args = build_parser().parse_args(argv)
-        args.filters = _filters(args)
+        args.filters = _filters(args) if args.command in FILTERED_COMMANDS else {}
         args.invocation = "dqbench " + " ".join(shlex.quote(a) for a in argv)  # for reports and the pieces log
         return HANDLERS[args.command](args)
     except DQBenchError as exc:
