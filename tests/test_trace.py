@@ -7,8 +7,8 @@ import torch
 from dqbench.cli import main
 from dqbench.quant.observers import MomentumObserver
 from dqbench.quant.quantizer import FakeQuantize
-from dqbench.trace import POINT_COLUMNS, STEP_COLUMNS, saturation, trace_trial
 from dqbench.suite import expand, load_suite
+from dqbench.trace import POINT_COLUMNS, STEP_COLUMNS, saturation, trace_trial
 
 
 def quantizer_over(lo: float, hi: float) -> FakeQuantize:
@@ -66,7 +66,7 @@ def test_trace_trains_exactly_as_dqbench_run(data_root, monkeypatch, method):
     import dataclasses
 
     import dqbench.train
-    from dqbench.runner import _Datasets, _accuracy_trial
+    from dqbench.runner import _accuracy_trial, _Datasets
 
     trial = _trial(arch="gin", method=method, bits=4)
     trial = dataclasses.replace(trial, train={**trial.train, "epochs": 4})
