@@ -150,8 +150,10 @@ def cmd_validate(args) -> int:
 
     suite = load_suite(args.suite)
     trials = expand(suite)
+    own = ", ".join(f"{d.label} {len(d.seeds)}" for d in suite.datasets if d.seeds)
+    seeds = f"{len(suite.seeds)} seeds" + (f" ({own})" if own else "")
     print(f"{suite.path}: ok — suite '{suite.name}' ({suite.kind}), {len(suite.datasets)} datasets, "
-          f"{len(suite.archs)} archs, {len(suite.methods)} methods, {len(suite.seeds)} seeds: "
+          f"{len(suite.archs)} archs, {len(suite.methods)} methods, {seeds}: "
           f"{len(trials)} trials before cross-validation folds")
     if args.trials:
         for t in trials:

@@ -102,3 +102,10 @@ def test_ctrl_c_saves_finished_trials_and_exits_2_in_one_line(tmp_path, data_roo
     assert len(lines) == 1 and "run the same command again to resume" in lines[0] and "Traceback" not in err
     saved = [json.loads(line) for line in records.read_text().splitlines()]
     assert len(saved) >= 2 and all(r["status"] == "ok" for r in saved)
+
+
+def test_validate_counts_per_dataset_seeds(capsys):
+    """paper_graph runs one seed per fold, and ogbg-molhiv (no folds) its own 10: validate says both."""
+    assert main(["validate", "paper_graph"]) == 0
+    line = capsys.readouterr().out.splitlines()[0]
+    assert "1 seeds (ogbg-molhiv 10)" in line and "120 trials" in line
