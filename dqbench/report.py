@@ -13,6 +13,7 @@ from dqbench.labels import fmt_bits, method_rank
 from dqbench.paired import fmt_interval, paired_columns, paired_diff, select
 from dqbench.plots import plot_accuracy, plot_gains
 from dqbench.records import read_records
+from dqbench.replicates import replicate_markdown
 from dqbench.store import RECORDS, RUN_INFO, RunStore
 from dqbench.variants import variant_frame, variant_rows
 
@@ -310,6 +311,9 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None, command
              + ", ".join(f"{k} {v}" for k, v in env.get("packages", {}).items()), ""]
     body = markdown_tables(summary, gain, failures, latency, anchor_table(summary, anchors),
                            variants=variant_frame(df))
+    per_replicate = replicate_markdown(df)
+    if per_replicate:
+        body += "\n" + per_replicate + "\n"
     if not summary.empty:
         summary.to_csv(out / "summary.csv", index=False)
         df.to_csv(out / "trials.csv", index=False)

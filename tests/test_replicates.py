@@ -1,0 +1,31 @@
+import math
+
+import pandas as pd
+
+from dqbench.replicates import replicate_markdown, replicate_tables
+
+
+def _cell(method, bits, folds, scores, dataset="reddit-binary", seed=0):
+    return pd.DataFrame({"dataset": dataset, "arch": "gin", "method": method, "bits": bits, "seed": seed,
+                         "fold": folds, "test": scores})
+
+
+def test_partial_cross_validation_fold_by_fold():
+    df = pd.concat([_cell("fp32", 32, [0, 1], [88.0, 90.0]), _cell("qat", 4, [0, 1, 2], [74.0, 75.0, 58.0]),
+                    _cell("degree_quant", 4, [2, 0], [74.0, 85.0])])
+    t = replicate_tables(df)[("reddit-binary", "gin")]
+    assert list(t.columns) == ["fp32", "qat INT4", "degree_quant INT4"]  # FP32 first, as in the accuracy table
+    assert list(t.index) == ["fold 0", "fold 1", "fold 2", "mean"]
+    assert t.loc["fold 2", "degree_quant INT4"] == 74.0 and math.isnan(t.loc["fold 1", "degree_quant INT4"])
+    assert t.loc["mean", "qat INT4"] == 69.0 and t.loc["mean", "degree_quant INT4"] == 79.5  # over what each ran
+    md = replicate_markdown(df)
+    assert "**reddit-binary, gin**" in md and "| fold 1 | 90.00  | 75.00      | –" in md
+
+
+def test_seeds_named_as_seeds_and_many_replicates_left_to_the_summary():
+    seeds = pd.concat([_cell("fp32", 32, 0, [76.0], dataset="ogbg-molhiv", seed=s) for s in (0, 1)])
+    assert list(replicate_tables(seeds)[("ogbg-molhiv", "gin")].index) == ["seed 0", "seed 1", "mean"]
+    ten = _cell("fp32", 32, list(range(10)), [80.0] * 10)
+    one = _cell("fp32", 32, [0], [80.0], dataset="mutag")
+    assert replicate_tables(pd.concat([ten, one])) == {} and replicate_markdown(pd.concat([ten, one])) == ""
+    assert replicate_markdown(pd.DataFrame()) == ""
