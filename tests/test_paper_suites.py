@@ -9,7 +9,7 @@ from dqbench.suite import expand, load_suite
 
 
 @pytest.mark.parametrize("name", ["paper_node", "paper_graph", "ablation", "reddit_short", "citeseer_gat_int4",
-                                  "gin_int8", "gin_fp32_cora"])
+                                  "gin_int8", "gin_fp32_cora", "molhiv_gin_int8"])
 def test_suite_validates(name):
     suite = load_suite(name)
     assert expand(suite)
