@@ -138,8 +138,9 @@ def cmd_run(args) -> int:
         path = write_report(out, command=command)
         print(f"report: {path}")
     if summary.interrupted:
-        raise DQBenchError(f"interrupted: {summary.skipped + summary.ran} of {summary.total} trials are saved in "
-                           f"{out}; run the same command again to resume")
+        saved = summary.skipped + summary.reused + summary.ran
+        raise DQBenchError(f"interrupted: {saved} of {summary.total} trials are saved in {out}; run the same command "
+                           "again to resume")
     reused = f"{summary.reused} reused, " if summary.reused else ""
     print(f"done: {summary.ran} ran, {reused}{summary.skipped} already done, {summary.failed} failed ({out})")
     return 1 if summary.failed else 0

@@ -82,3 +82,24 @@ def test_report_lists_reused_trials_only_when_there_are_some(tmp_path, data_root
     assert main(args) == 0
     report = (out / "report.md").read_text()
     assert ("trials reused" in report) is reused and ("reused_from" in report) is reused
+
+
+def test_ctrl_c_after_reuse_counts_the_copies_as_saved(tmp_path, data_root, monkeypatch, capsys):
+    """Ctrl-C in the first trial to train: the copies made before it are on disk, and the message counts them."""
+    import dqbench.runner
+
+    suite = load_suite("smoke")
+    first = tmp_path / "first"
+    _run(suite, first, data_root, filters={"method": ["fp32"], "arch": ["gcn"], "seed": [0]})
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dqbench.runner, "_run_trial", interrupted)
+    out = tmp_path / "second"
+    args = ["run", "smoke", "--out", str(out), "--no-progress", "--cache", str(data_root.cache), "--method", "fp32",
+            "--method", "ptq", "--arch", "gcn", "--seed", "0", "--reuse", str(first)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    copied = len(_records(out))
+    assert copied >= 1 and f"interrupted: {copied} of " in err and err.count("\n") == 1
