@@ -19,6 +19,10 @@ def _replicate(seed: int, fold: int, seeds: int, folds: int) -> str:
     return f"seed {seed}, fold {fold}"
 
 
+def _column(method: str, bits: int) -> str:
+    return method if bits == 32 else f"{method} {fmt_bits(bits)}"
+
+
 def replicate_tables(df: pd.DataFrame, max_replicates: int = MAX_REPLICATES) -> dict[tuple[str, str], pd.DataFrame]:
     """(dataset, arch) -> table indexed by replicate ("fold 3", "seed 1") with one column per method and bit width
     ("qat INT4") and a last row "mean", for each dataset × arch with 2 to ``max_replicates`` replicates. A cell that
@@ -31,13 +35,14 @@ def replicate_tables(df: pd.DataFrame, max_replicates: int = MAX_REPLICATES) -> 
         if not 2 <= len(reps) <= max_replicates:
             continue
         seeds, folds = reps["seed"].nunique(), reps["fold"].nunique()
-        cells = g.drop_duplicates(["method", "bits"])[["method", "bits"]]
-        cells = sorted(cells.itertuples(index=False), key=lambda c: (method_rank(c.method), c.method, -c.bits))
-        table = pd.DataFrame(index=[_replicate(s, f, seeds, folds) for s, f in reps.itertuples(index=False)])
-        for c in cells:
-            cell = g[(g["method"] == c.method) & (g["bits"] == c.bits)]
-            by_rep = {_replicate(s, f, seeds, folds): t for s, f, t in zip(cell["seed"], cell["fold"], cell["test"])}
-            table[c.method if c.bits == 32 else f"{c.method} {fmt_bits(c.bits)}"] = pd.Series(by_rep)
+        rows = [_replicate(s, f, seeds, folds) for s, f in reps.itertuples(index=False)]
+        cells = sorted(g.drop_duplicates(["method", "bits"])[["method", "bits"]].itertuples(index=False),
+                       key=lambda c: (method_rank(c.method), c.method, -c.bits))
+        g = g.assign(row=[_replicate(s, f, seeds, folds) for s, f in zip(g["seed"], g["fold"])],
+                     column=[_column(m, b) for m, b in zip(g["method"], g["bits"])])
+        table = g.pivot(index="row", columns="column", values="test").reindex(
+            index=rows, columns=[_column(c.method, c.bits) for c in cells])
+        table.columns.name = table.index.name = None
         table.loc["mean"] = table.mean()
         out[(dataset, arch)] = table
     return out
