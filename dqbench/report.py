@@ -291,10 +291,14 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None, command
         head += ["Produced by these `dqbench run` invocations into this directory (each ran the trials it lists "
                  "that were not already there; every record keeps its configuration):", "",
                  tabulate([[f"`{p['command']}`", str(p.get("git", "?"))[:12], p.get("started", "?"),
-                            p.get("to_run", "?")] + ([p.get("reused", 0)] if reused else []) for p in pieces],
-                          headers=["command", "commit", "started", "trials to run"] + (["trials reused"] if reused
-                                                                                        else []),
+                            p.get("to_run", "?")] + ([p.get("reused", 0)] if reused else []) + [_piece_outcome(p)]
+                           for p in pieces],
+                          headers=["command", "commit", "started", "trials to run"]
+                          + (["trials reused"] if reused else []) + ["outcome"],
                           tablefmt="github", disable_numparse=True), ""]
+        if any("outcome" not in p for p in pieces):
+            head += ["Outcome \"—\": no end was logged (the invocation was still running, was killed, or predates "
+                     "end logging); its finished trials are in the records all the same.", ""]
         if reused:
             head += ["Trials reused: copied with `--reuse` from the run directory named in their record "
                      "(`reused_from`), where the same trial (same id, same configuration) had finished.", ""]
@@ -307,7 +311,8 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None, command
                  "(its trials predate that log); every record keeps its configuration.", ""]
     head += [f"Run directory: `{run_dir}` — {len(records)} records ({len(failures)} failed or skipped).", "",
              f"Environment: {env.get('cpu', '?')}, {env.get('cpu_count', '?')} CPUs, torch threads "
-             f"{env.get('torch_threads', '?')}, flags {' '.join(env.get('cpu_flags', []))}; git {env.get('git', '?')}; "
+             f"{env.get('torch_threads', '?')}, flags {' '.join(env.get('cpu_flags', []))}; "
+             f"git at creation {env.get('git', '?')}; "
              + ", ".join(f"{k} {v}" for k, v in env.get("packages", {}).items()), ""]
     body = markdown_tables(summary, gain, failures, latency, anchor_table(summary, anchors),
                            variants=variant_frame(df))
@@ -331,3 +336,11 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None, command
     path = out / "report.md"
     path.write_text("\n".join(head) + "\n" + body)
     return path
+
+
+def _piece_outcome(piece: dict) -> str:
+    """'ran 3, interrupted' / 'ran 8' / '—' (no end logged) for the pieces table."""
+    if "outcome" not in piece:
+        return "—"
+    text = f"ran {piece.get('ran', '?')}" + (f", {piece['failed']} failed" if piece.get("failed") else "")
+    return text if piece["outcome"] == "finished" else f"{text}, {piece['outcome']}"

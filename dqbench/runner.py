@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -69,13 +70,17 @@ def run_suite(suite: SuiteSpec, out: str | Path, root, filters: dict | None = No
     summary.reused = len(copies)
     log(f"suite {suite.name}: {len(trials)} trials, {summary.skipped} already done, "
         + (f"{len(copies)} reused, " if reuse else "") + f"{len(todo)} to run -> {out}")
+    piece_id = None
     if (todo or copies) and command:
-        piece = {"command": command, "git": git_revision(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                 "to_run": len(todo)}
+        started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        piece_id = f"{started}-{os.getpid()}"
+        piece = {"command": command, "git": git_revision(), "started": started, "to_run": len(todo),
+                 "piece": piece_id}
         store.log_piece({**piece, "reused": len(copies)} if copies else piece)
     for record in copies.values():
         store.append(record)
     bar = _progress(len(todo), progress)
+    outcome = "stopped by an error"
     try:
         for trial in todo:
             bar.set_description(trial.trial_id.rsplit("-", 1)[0])
@@ -86,10 +91,14 @@ def run_suite(suite: SuiteSpec, out: str | Path, root, filters: dict | None = No
             if record["status"] == "failed":
                 bar.write(f"trial {trial.trial_id} failed: {record['error']}")
             bar.update(1)
+        outcome = "finished"
     except KeyboardInterrupt:
         summary.interrupted = True
+        outcome = "interrupted"
     finally:
         bar.close()
+        if piece_id is not None:
+            store.end_piece(piece_id, ran=summary.ran, failed=summary.failed, outcome=outcome)
     return summary
 
 

@@ -1,5 +1,6 @@
 """A run directory: run.json (suite + environment, written once), append-only trials.jsonl, and pieces.jsonl:
-one line per ``dqbench run`` invocation that ran trials there (its command and commit)."""
+one line when a ``dqbench run`` invocation starts running trials there (its command and commit) and one when it
+ends (how many trials it ran, and whether it finished or was interrupted)."""
 
 from __future__ import annotations
 
@@ -65,16 +66,26 @@ class RunStore:
         """Note one invocation (command, commit, how many trials it set out to run)."""
         _append_line(self.dir / PIECES, piece)
 
+    def end_piece(self, piece_id: str, **outcome) -> None:
+        """Note how the invocation ``piece_id`` ended (``ran``, ``failed``, ``outcome``)."""
+        _append_line(self.dir / PIECES, {"piece": piece_id, "ended": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **outcome})
+
     def pieces(self) -> list[dict]:
-        """The logged invocations, oldest first (unreadable lines are skipped: this log is informative only)."""
+        """The logged invocations, oldest first, each merged with its end line where one was written (none: still
+        running, killed, or logged before end lines existed). Unreadable lines are skipped: this log is
+        informative only."""
         path = self.dir / PIECES
-        out = []
+        starts, ends = [], {}
         for line in path.read_text().splitlines() if path.exists() else []:
             try:
-                out.append(json.loads(line))
+                entry = json.loads(line)
             except json.JSONDecodeError:
                 continue
-        return out
+            if "command" in entry:
+                starts.append(entry)
+            elif "ended" in entry and "piece" in entry:
+                ends[entry["piece"]] = entry
+        return [{**ends.get(p.get("piece"), {}), **p} for p in starts]
 
     def records(self) -> list[dict]:
         return read_records(self.records_path)[0]

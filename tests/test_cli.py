@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from dqbench.cli import main
+from dqbench.store import RunStore
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -39,8 +40,10 @@ def test_run_smoke_end_to_end_and_resume(tmp_path, data_root, capsys):
     assert main(args) == 0
     assert len((out / "trials.jsonl").read_text().splitlines()) == 28
     assert "28 already done" in capsys.readouterr().out
-    pieces = [json.loads(line) for line in (out / "pieces.jsonl").read_text().splitlines()]
+    pieces = RunStore(out).pieces()
     assert len(pieces) == 1 and pieces[0]["to_run"] == 28 and pieces[0]["command"].startswith("dqbench run smoke")
+    assert (pieces[0]["ran"], pieces[0]["outcome"]) == (28, "finished")
+    assert "| ran 28" in report
 
 
 @pytest.mark.parametrize("argv, message", [

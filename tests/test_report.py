@@ -64,10 +64,15 @@ def test_report_lists_pieces_and_settings(tmp_path):
                                 method_kwargs={"p_min": 0.2} if r["config"]["method"] == "degree_quant" else {}))
             for r in RECORDS]
     (run / "trials.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
-    (run / "pieces.jsonl").write_text(json.dumps({"command": "dqbench run t --dataset cora", "git": "abc123",
-                                                   "started": "today", "to_run": 7}) + "\n")
+    lines = [{"command": "dqbench run t --dataset cora", "git": "abc123", "started": "today", "to_run": 7,
+              "piece": "p1"},
+             {"command": "dqbench run t --dataset citeseer", "git": "abc123", "started": "today", "to_run": 5},
+             {"piece": "p1", "ended": "today", "ran": 3, "failed": 1, "outcome": "interrupted"}]
+    (run / "pieces.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
     text = write_report(run, command="dqbench report run").read_text()
     assert "`dqbench run t --dataset cora`" in text and "abc123" in text and "Report written by" in text
+    assert "ran 3, 1 failed, interrupted" in text  # an invocation cut short says so
+    assert "| —" in text and "no end was logged" in text  # one with no end line is marked unknown
     assert "hidden=64" in text and "epochs=7" in text and "p_min=0.2" in text
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from dqbench.cli import main
 from dqbench.runner import run_suite
+from dqbench.store import RunStore
 from dqbench.suite import load_suite
 
 
@@ -35,8 +36,9 @@ def test_reuse_copies_same_trials_and_runs_the_rest(tmp_path, data_root):
         assert copy["reused_from"] == str(first) and copy["metrics"] == original["metrics"]
         assert copy["config"] == original["config"] and copy["suite"] == "smoke"
     assert all("reused_from" not in r for r in records.values() if r["config"]["method"] == "ptq")
-    piece = json.loads((second / "pieces.jsonl").read_text())
+    (piece,) = RunStore(second).pieces()
     assert (piece["to_run"], piece["reused"]) == (4, 2)
+    assert (piece["outcome"], piece["ran"], piece["failed"]) == ("finished", 4, 0)
 
     # resuming with the same --reuse copies nothing twice
     again = _run(suite, second, data_root, filters={"method": ["fp32", "ptq"], "arch": ["gcn"]}, reuse=[first])
@@ -103,3 +105,6 @@ def test_ctrl_c_after_reuse_counts_the_copies_as_saved(tmp_path, data_root, monk
     err = capsys.readouterr().err
     copied = len(_records(out))
     assert copied >= 1 and f"interrupted: {copied} of " in err and err.count("\n") == 1
+    (piece,) = RunStore(out).pieces()
+    assert (piece["outcome"], piece["ran"], piece["reused"]) == ("interrupted", 0, copied)
+    assert "ran 0, interrupted" in (out / "report.md").read_text()

@@ -47,3 +47,17 @@ def test_pieces_log_skips_unreadable_lines(tmp_path):
         f.write('{"command": "dqbench run s --dat')
     store.log_piece({"command": "dqbench run s", "to_run": 1})
     assert [p["to_run"] for p in store.pieces()] == [3]  # the torn line swallowed the next one's start
+
+
+def test_piece_end_is_merged_into_its_start(tmp_path):
+    store = RunStore(tmp_path / "run")
+    store.open("s", lambda: {"suite": {"name": "s"}})
+    store.log_piece({"command": "dqbench run s --fold 0", "to_run": 3, "piece": "a"})
+    store.log_piece({"command": "dqbench run s --fold 1", "to_run": 2, "piece": "b"})  # a second one, side by side
+    store.end_piece("b", ran=2, failed=0, outcome="finished")
+    store.end_piece("a", ran=1, failed=0, outcome="interrupted")
+    store.log_piece({"command": "dqbench run s --fold 2", "to_run": 1, "piece": "c"})  # still running, or killed
+    first, second, third = store.pieces()
+    assert (first["command"], first["ran"], first["outcome"]) == ("dqbench run s --fold 0", 1, "interrupted")
+    assert (second["to_run"], second["ran"], second["outcome"]) == (2, 2, "finished")
+    assert "outcome" not in third and third["to_run"] == 1
