@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, help="torch intra-op threads for accuracy trials")
     p.add_argument("--quick", action="store_true",
                    help="first seed and fold only, at most 2 epochs: proves a suite runs (CI), not a result")
+    p.add_argument("--plan", action="store_true",
+                   help="run nothing: print, per cell, how many of the selected trials --out already holds and "
+                        "which seeds/folds are left")
     _add_data_options(p)
     _add_filters(p)
 
@@ -130,6 +133,8 @@ def cmd_run(args) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C works even if the parent ignored SIGINT
     suite = load_suite(args.suite)
     out = Path(args.out or Path("reports") / "runs" / suite.name)
+    if args.plan:
+        return _print_plan(suite, out, args)
     command = args.invocation
     summary = run_suite(suite, out, _root(args), filters=args.filters, retry_failed=args.retry_failed,
                         progress=not args.no_progress, quick=args.quick, command=command,
@@ -144,6 +149,20 @@ def cmd_run(args) -> int:
     reused = f"{summary.reused} reused, " if summary.reused else ""
     print(f"done: {summary.ran} ran, {reused}{summary.skipped} already done, {summary.failed} failed ({out})")
     return 1 if summary.failed else 0
+
+
+def _print_plan(suite, out: Path, args) -> int:
+    from tabulate import tabulate
+
+    from dqbench.progress import HEADERS, progress_rows
+    from dqbench.runner import suite_progress
+
+    trials, done = suite_progress(suite, out, _root(args), filters=args.filters, quick=args.quick)
+    rows = progress_rows(trials, done)
+    print(tabulate(rows, headers=HEADERS, tablefmt="github"))
+    ok, failed, left = (sum(r[i] for r in rows) for i in (4, 5, 6))
+    print(f"suite {suite.name} in {out}: {ok} of {len(trials)} selected trials done, {failed} failed, {left} to run")
+    return 0
 
 
 def cmd_validate(args) -> int:

@@ -102,6 +102,22 @@ def run_suite(suite: SuiteSpec, out: str | Path, root, filters: dict | None = No
     return summary
 
 
+def suite_progress(suite: SuiteSpec, out: str | Path, root, filters: dict | None = None,
+                   quick: bool = False) -> tuple[list[TrialSpec], dict[str, dict]]:
+    """The trials ``run_suite`` would consider under ``filters`` and the records ``out`` already holds, by trial
+    id; creates nothing."""
+    filters = filters or {}
+    check_filters(suite, filters)
+    store = RunStore(out)
+    done: dict[str, dict] = {}
+    if store.info_path.exists():
+        held = store.info().get("suite", {}).get("name")
+        if held not in (None, suite.name):
+            raise DQBenchError(f"{out} holds a run of suite '{held}', not '{suite.name}'; use another --out")
+        done = {r["trial_id"]: r for r in store.records()}
+    return plan_trials(suite, _Datasets(root), filters, quick), done
+
+
 def plan_trials(suite: SuiteSpec, datasets: _Datasets, filters: dict, quick: bool = False) -> list[TrialSpec]:
     """The suite's trials under ``filters``; accuracy suites load each selected dataset once to count its folds."""
     wanted = [d for d in suite.datasets if not filters.get("dataset") or d.label in filters["dataset"]]

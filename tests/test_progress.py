@@ -1,0 +1,64 @@
+"""What a run directory holds of a suite: per-cell counts and the seeds/folds left."""
+
+import textwrap
+
+from dqbench.cli import main
+from dqbench.progress import progress_rows, spans
+from dqbench.suite import expand, load_suite
+
+SUITE = """
+name = "t"
+seeds = [0, 1]
+[[datasets]]
+name = "synthetic"
+[[archs]]
+name = "gcn"
+[[methods]]
+name = "fp32"
+[[methods]]
+name = "qat"
+bits = [8, 4]
+"""
+
+
+def test_spans():
+    assert spans([5, 0, 1, 2, 7, 8]) == "0–2, 5, 7–8"
+    assert spans([3]) == "3" and spans([]) == ""
+
+
+def test_rows_count_done_failed_and_left(tmp_path):
+    path = tmp_path / "t.toml"
+    path.write_text(textwrap.dedent(SUITE))
+    trials = expand(load_suite(path), {"synthetic": 3})  # 2 seeds x 3 folds per cell
+    by_cell = {}
+    for t in trials:
+        by_cell.setdefault((t.method.label, t.bits), []).append(t)
+    done = {t.trial_id: {"status": "ok"} for t in by_cell[("fp32", 32)]}
+    done.update({t.trial_id: {"status": "ok"} for t in by_cell[("qat", 8)] if t.seed == 0})
+    failed = next(t for t in by_cell[("qat", 8)] if t.seed == 1 and t.fold == 1)
+    done[failed.trial_id] = {"status": "failed"}
+    rows = {(r[2], r[3]): r[4:] for r in progress_rows(trials, done)}
+    assert rows[("fp32", 32)] == [6, 0, 0, ""]
+    assert rows[("qat", 8)] == [3, 1, 3, "folds 0–2"] and failed.seed == 1  # one seed left: its folds
+    assert rows[("qat", 4)] == [0, 0, 6, "seed 0 folds 0–2; seed 1 folds 0–2"]
+
+    plain = expand(load_suite(path))  # no folds: seeds only
+    rows = {(r[2], r[3]): r[4:] for r in progress_rows(plain, {plain[0].trial_id: {"status": "ok"}})}
+    assert rows[(plain[0].method.label, plain[0].bits)] == [1, 0, 1, "seed 1"]
+    assert rows[("qat", 4)][3] == "seeds 0–1"
+
+
+def test_plan_runs_nothing_and_reports_what_is_left(tmp_path, data_root, capsys):
+    out = tmp_path / "run"
+    common = ["--out", str(out), "--no-progress", "--cache", str(data_root.cache), "--arch", "gcn"]
+    assert main(["run", "smoke", "--plan", *common]) == 0
+    assert not out.exists()  # planning creates nothing
+    assert "0 of 14 selected trials done, 0 failed, 14 to run" in capsys.readouterr().out
+    assert main(["run", "smoke", "--method", "fp32", *common]) == 0
+    capsys.readouterr()
+    assert main(["run", "smoke", "--plan", *common]) == 0
+    text = capsys.readouterr().out
+    assert "2 of 14 selected trials done, 0 failed, 12 to run" in text
+    assert len((out / "trials.jsonl").read_text().splitlines()) == 2  # still only the fp32 trials
+    assert main(["run", "paper_node", "--plan", "--out", str(out)]) == 2  # another suite's directory: refused
+    assert "holds a run of suite 'smoke'" in capsys.readouterr().err
