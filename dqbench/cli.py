@@ -46,7 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "of running them again (repeatable)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-report", action="store_true", help="do not write the report at the end")
-    p.add_argument("--threads", type=int, help="torch intra-op threads for accuracy trials")
+    p.add_argument("--threads", type=int, help="torch intra-op threads for accuracy trials (per worker with --jobs)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="run accuracy trials in this many worker processes (default 1; threads per worker default "
+                        "to the CPUs shared out); the records are the same as with one")
     p.add_argument("--quick", action="store_true",
                    help="first seed and fold only, at most 2 epochs: proves a suite runs (CI), not a result")
     p.add_argument("--plan", action="store_true",
@@ -138,7 +141,7 @@ def cmd_run(args) -> int:
     command = args.invocation
     summary = run_suite(suite, out, _root(args), filters=args.filters, retry_failed=args.retry_failed,
                         progress=not args.no_progress, quick=args.quick, command=command,
-                        reuse=args.reuse)
+                        reuse=args.reuse, jobs=args.jobs, threads=args.threads)
     if not args.no_report and (summary.ran or summary.skipped or summary.reused):
         path = write_report(out, command=command)
         print(f"report: {path}")

@@ -44,15 +44,22 @@ class _Datasets:
 
 def run_suite(suite: SuiteSpec, out: str | Path, root, filters: dict | None = None, retry_failed: bool = False,
               progress: bool = True, log=print, quick: bool = False, command: str | None = None,
-              reuse: list | None = None) -> RunSummary:
+              reuse: list | None = None, jobs: int = 1, threads: int | None = None) -> RunSummary:
     """Run (or resume) ``suite`` into ``out``. Ctrl-C stops after the finished trials are saved. ``command``
     (the invocation, for the report) is logged in the run directory when this call has trials to run.
     ``reuse``: other run directories whose finished trials with the same id (the same configuration) are copied
-    instead of run again."""
+    instead of run again. ``jobs`` > 1 runs accuracy trials in that many worker processes, each with ``threads``
+    torch threads (default: the CPUs shared out); latency suites refuse it (side-by-side timings disturb each
+    other)."""
     from dqbench.env import environment, git_revision
 
     filters = filters or {}
     check_filters(suite, filters)
+    if jobs < 1:
+        raise DQBenchError(f"--jobs {jobs}: give a number of worker processes, 1 or more")
+    if jobs > 1 and suite.kind != "accuracy":
+        raise DQBenchError(f"suite {suite.name} measures latency: run it with --jobs 1, timings run side by side "
+                           "disturb each other")
     for directory in reuse or []:
         if not (Path(directory) / RECORDS).is_file():
             raise DQBenchError(f"--reuse {directory}: no {RECORDS} there; give a dqbench run directory")
@@ -81,15 +88,17 @@ def run_suite(suite: SuiteSpec, out: str | Path, root, filters: dict | None = No
         store.append(record)
     bar = _progress(len(todo), progress)
     outcome = "stopped by an error"
+    if jobs > 1 and len(todo) > 1:
+        results = _pooled(todo, suite, root, jobs, threads, bar)
+    else:
+        results = _in_order(todo, suite, datasets, bar)
     try:
-        for trial in todo:
-            bar.set_description(trial.trial_id.rsplit("-", 1)[0])
-            record = _run_trial(trial, suite, datasets, bar)
+        for record in results:
             store.append(record)
             summary.ran += 1
             summary.failed += record["status"] == "failed"
             if record["status"] == "failed":
-                bar.write(f"trial {trial.trial_id} failed: {record['error']}")
+                bar.write(f"trial {record['trial_id']} failed: {record['error']}")
             bar.update(1)
         outcome = "finished"
     except KeyboardInterrupt:
@@ -100,6 +109,46 @@ def run_suite(suite: SuiteSpec, out: str | Path, root, filters: dict | None = No
         if piece_id is not None:
             store.end_piece(piece_id, ran=summary.ran, failed=summary.failed, outcome=outcome)
     return summary
+
+
+def _in_order(todo: list[TrialSpec], suite: SuiteSpec, datasets: _Datasets, bar):
+    for trial in todo:
+        bar.set_description(trial.trial_id.rsplit("-", 1)[0])
+        yield _run_trial(trial, suite, datasets, bar)
+
+
+def _pooled(todo: list[TrialSpec], suite: SuiteSpec, root, jobs: int, threads: int | None, bar):
+    """Run ``todo`` in ``jobs`` worker processes and yield each record as it finishes (in finishing order); this
+    process alone writes the records. Ctrl-C (or closing the generator) terminates the workers: a trial cut short
+    leaves no record and runs again on resume."""
+    import multiprocessing
+
+    threads = threads or max(1, (os.cpu_count() or 1) // jobs)
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked torch thread pools
+    with context.Pool(min(jobs, len(todo)), initializer=_worker_start, initargs=(threads,)) as pool:
+        for record in pool.imap_unordered(_worker_trial, [(trial, suite, root) for trial in todo]):
+            bar.set_description(record["trial_id"].rsplit("-", 1)[0])
+            yield record
+
+
+_WORKER_DATASETS: _Datasets | None = None
+
+
+def _worker_start(threads: int) -> None:
+    import signal
+
+    import torch
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops the pool
+    torch.set_num_threads(threads)
+
+
+def _worker_trial(job) -> dict:
+    global _WORKER_DATASETS
+    trial, suite, root = job
+    if _WORKER_DATASETS is None:
+        _WORKER_DATASETS = _Datasets(root)
+    return _run_trial(trial, suite, _WORKER_DATASETS, _NoBar())
 
 
 def suite_progress(suite: SuiteSpec, out: str | Path, root, filters: dict | None = None,

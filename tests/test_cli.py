@@ -67,13 +67,14 @@ def test_list_shows_sources(capsys):
     assert "degree_quant" in out and "built-in" in out
 
 
-def _start_long_smoke(tmp_path, data_root, name, min_records, **popen_kwargs):
+def _start_long_smoke(tmp_path, data_root, name, min_records, extra=(), **popen_kwargs):
     """Start a slower copy of the smoke suite in a subprocess; return once it has ``min_records`` records."""
     suite = tmp_path / f"{name}.toml"
     suite.write_text((REPO / "suites" / "smoke.toml").read_text().replace('name = "smoke"', f'name = "{name}"')
                      .replace("epochs = 30", "epochs = 60"))
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "dqbench.cli", "run", str(suite), "--out", str(out), "--no-progress", "--no-report"]
+    cmd = [sys.executable, "-m", "dqbench.cli", "run", str(suite), "--out", str(out), "--no-progress", "--no-report",
+           *extra]
     proc = subprocess.Popen(cmd, env=_env(data_root), **popen_kwargs)
     records = out / "trials.jsonl"
     deadline = time.time() + 600
@@ -95,8 +96,9 @@ def test_sigkill_midway_then_resume_gives_one_record_per_trial(tmp_path, data_ro
     assert len(ids) == 28 and len(set(ids)) == 28
 
 
-def test_ctrl_c_saves_finished_trials_and_exits_2_in_one_line(tmp_path, data_root):
-    proc, _, records = _start_long_smoke(tmp_path, data_root, "intr", 2, stdout=subprocess.PIPE,
+@pytest.mark.parametrize("extra", [(), ("--jobs", "2", "--threads", "1")], ids=["in-order", "two-workers"])
+def test_ctrl_c_saves_finished_trials_and_exits_2_in_one_line(tmp_path, data_root, extra):
+    proc, _, records = _start_long_smoke(tmp_path, data_root, "intr", 2, extra, stdout=subprocess.PIPE,
                                          stderr=subprocess.PIPE, text=True)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
@@ -105,6 +107,8 @@ def test_ctrl_c_saves_finished_trials_and_exits_2_in_one_line(tmp_path, data_roo
     assert len(lines) == 1 and "run the same command again to resume" in lines[0] and "Traceback" not in err
     saved = [json.loads(line) for line in records.read_text().splitlines()]
     assert len(saved) >= 2 and all(r["status"] == "ok" for r in saved)
+    (piece,) = RunStore(records.parent).pieces()
+    assert (piece["outcome"], piece["ran"]) == ("interrupted", len(saved))
 
 
 def test_validate_counts_per_dataset_seeds(capsys):

@@ -1,10 +1,11 @@
-"""run_suite: reusing finished trials from another run directory (`dqbench run --reuse`)."""
+"""run_suite: reusing finished trials from another run directory (`--reuse`), worker processes (`--jobs`)."""
 
 import json
 
 import pytest
 
 from dqbench.cli import main
+from dqbench.errors import DQBenchError
 from dqbench.runner import run_suite
 from dqbench.store import RunStore
 from dqbench.suite import load_suite
@@ -108,3 +109,23 @@ def test_ctrl_c_after_reuse_counts_the_copies_as_saved(tmp_path, data_root, monk
     (piece,) = RunStore(out).pieces()
     assert (piece["outcome"], piece["ran"], piece["reused"]) == ("interrupted", 0, copied)
     assert "ran 0, interrupted" in (out / "report.md").read_text()
+
+
+def test_two_workers_give_the_same_records_as_one(tmp_path, data_root):
+    suite = load_suite("smoke")
+    picked = {"arch": ["gcn"], "method": ["fp32", "degree_quant"], "seed": [0]}
+    one = _run(suite, tmp_path / "one", data_root, filters=picked, threads=1)
+    two = _run(suite, tmp_path / "two", data_root, filters=picked, jobs=2, threads=1)
+    assert (one.ran, two.ran, two.failed) == (3, 3, 0)
+
+    def results(run):  # everything but wall-clock timings
+        return {r["trial_id"]: {k: v for k, v in r["metrics"].items() if not k.endswith("time_s")}
+                for r in _records(run)}
+    assert results(tmp_path / "two") == results(tmp_path / "one")
+
+
+def test_jobs_refused_for_latency_suites_and_below_one(tmp_path, data_root):
+    with pytest.raises(DQBenchError, match="--jobs 1"):
+        _run(load_suite("latency"), tmp_path / "lat", data_root, jobs=2)
+    with pytest.raises(DQBenchError, match="--jobs 0"):
+        _run(load_suite("smoke"), tmp_path / "acc", data_root, jobs=0)
