@@ -77,10 +77,10 @@ def run_suite(suite: SuiteSpec, out: str | Path, root, filters: dict | None = No
     summary.reused = len(copies)
     log(f"suite {suite.name}: {len(trials)} trials, {summary.skipped} already done, "
         + (f"{len(copies)} reused, " if reuse else "") + f"{len(todo)} to run -> {out}")
-    piece_id = None
-    if (todo or copies) and command:
-        started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        piece_id = f"{started}-{os.getpid()}"
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    piece_id = f"{started}-{os.getpid()}"  # this invocation; each record it writes carries it
+    logged = bool((todo or copies) and command)
+    if logged:
         piece = {"command": command, "git": git_revision(), "started": started, "to_run": len(todo),
                  "piece": piece_id}
         store.log_piece({**piece, "reused": len(copies)} if copies else piece)
@@ -94,9 +94,7 @@ def run_suite(suite: SuiteSpec, out: str | Path, root, filters: dict | None = No
         results = _in_order(todo, suite, datasets, bar)
     try:
         for record in results:
-            store.append(record)
-            summary.ran += 1
-            summary.failed += record["status"] == "failed"
+            store.append({**record, "piece": piece_id})
             if record["status"] == "failed":
                 bar.write(f"trial {record['trial_id']} failed: {record['error']}")
             bar.update(1)
@@ -106,7 +104,10 @@ def run_suite(suite: SuiteSpec, out: str | Path, root, filters: dict | None = No
         outcome = "interrupted"
     finally:
         bar.close()
-        if piece_id is not None:
+        # counted from the file, not as they go: Ctrl-C can land between a record's write and any counter
+        mine = [r for r in store.records() if r.get("piece") == piece_id and "reused_from" not in r]
+        summary.ran, summary.failed = len(mine), sum(r["status"] == "failed" for r in mine)
+        if logged:
             store.end_piece(piece_id, ran=summary.ran, failed=summary.failed, outcome=outcome)
     return summary
 
