@@ -53,14 +53,16 @@ class DegreeQuant(Method):
     raw features, often sparse one-hot or bag-of-words, where a 1% tail is 0 and would quantize every feature
     to 0 (measured on Cora, GCN INT4: 32% test accuracy with the 1% tail, 79% with the full range).
     ``edge_tail`` (default: ``tail``) is the tail at edge-kind roles (GCN edge weights, GAT attention
-    coefficients): values bounded in [0, 1] that have no outliers to clip."""
+    coefficients): values bounded in [0, 1] that have no outliers to clip. ``observe_protected`` (default False,
+    as the original, whose low-precision quantizers only ever see the unprotected rows) lets the protected rows
+    update the ranges as well: every node is quantized at inference, the protected ones included."""
 
     name = "degree_quant"
 
     def __init__(self, bits: int = 8, p_min: float | None = None, p_max: float | None = None,
                  tail: float | None = None, momentum: float | None = None, sample_size: int = 8192,
                  masking: bool = True, percentile: bool = True, clip_grad: bool = True, input_tail: float = 0.0,
-                 edge_tail: float | None = None):
+                 edge_tail: float | None = None, observe_protected: bool = False):
         super().__init__(bits)
         lo, hi = _defaults(self.bits, DEFAULT_P)
         self.p_min = lo if p_min is None else float(p_min)
@@ -75,6 +77,7 @@ class DegreeQuant(Method):
         if self.sample_size < 16:
             raise DQBenchError(f"degree_quant sample_size must be at least 16, got {sample_size}")
         self.masking, self.percentile, self.clip_grad = bool(masking), bool(percentile), bool(clip_grad)
+        self.observe_protected = bool(observe_protected)
         PercentileObserver(self.input_tail)  # validates tails and momentum now, not mid-run
         PercentileObserver(self.edge_tail)
         PercentileObserver(self.tail, self.momentum)
@@ -98,10 +101,14 @@ class DegreeQuant(Method):
     def _activation(self, kind: str, role: str = ""):
         if not self.percentile:
             momentum = QAT_MOMENTUM if self.momentum is None else self.momentum
-            return momentum_quantizer(self.bits, kind, momentum, self.backward)
-        tail = self.input_tail if (role, kind) == ("input", "node") else self.edge_tail if kind == "edge" else self.tail
-        observer = PercentileObserver(tail, self.momentum, self.sample_size)
-        return activation_quantizer(self.bits, kind, observer, self.backward)
+            quantizer = momentum_quantizer(self.bits, kind, momentum, self.backward)
+        else:
+            tail = self.input_tail if (role, kind) == ("input", "node") else self.edge_tail if kind == "edge" \
+                else self.tail
+            observer = PercentileObserver(tail, self.momentum, self.sample_size)
+            quantizer = activation_quantizer(self.bits, kind, observer, self.backward)
+        quantizer.observe_protected = self.observe_protected
+        return quantizer
 
     def prepare(self, model):
         fill_roles(model, lambda p: weight_quantizer(self.bits, self.backward) if p.kind == "param"

@@ -21,6 +21,7 @@ class FakeQuantize(nn.Module):
     in full precision. Eval: every row is quantized with the range as it stands (no observing), unless
     ``dynamic`` (weights: the range always follows the current tensor). ``calibrating``: observe only, return
     ``x`` unchanged (PTQ). ``frozen``: never observe again. Before the first observation ``x`` passes through.
+    ``observe_protected``: protected rows update the observer too (they still pass through unquantized).
     """
 
     def __init__(self, bits: int, signed: bool = True, observer: Observer | None = None, backward: str = "ste",
@@ -35,6 +36,7 @@ class FakeQuantize(nn.Module):
         self.dynamic = dynamic
         self.calibrating = False
         self.frozen = False
+        self.observe_protected = False
 
     def qparams(self) -> QParams:
         return QParams.from_range(float(self.observer.lo), float(self.observer.hi), self.bits, self.signed)
@@ -46,7 +48,7 @@ class FakeQuantize(nn.Module):
     def forward(self, x: torch.Tensor, protect: torch.Tensor | None = None) -> torch.Tensor:
         protect = protect if self.training else None
         if not self.frozen and (self.training or self.calibrating or self.dynamic):
-            self.observer(x, protect)
+            self.observer(x, None if self.observe_protected else protect)
         if self.calibrating or not bool(self.observer.initialized):
             return x
         qp = self.qparams()

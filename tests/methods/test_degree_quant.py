@@ -101,6 +101,15 @@ def test_prepare_installs_percentile_clip_quantizers_and_protector():
     assert model.protector is sample_protection
 
 
+@pytest.mark.parametrize("percentile", [True, False])
+def test_observe_protected_reaches_every_activation_quantizer(percentile):
+    for observe in (False, True):
+        model = DegreeQuant(bits=8, percentile=percentile, observe_protected=observe).prepare(_gcn())
+        flags = {model.get_quantizer(p.path, p.role).observe_protected for p in model.quant_points()
+                 if p.kind != "param"}
+        assert flags == {observe}
+
+
 def test_ablation_switches_fall_back_to_qat_parts(node_graph):
     model = DegreeQuant(bits=8, masking=False, percentile=False, clip_grad=False).prepare(_gcn())
     assert model.protector is None

@@ -50,6 +50,15 @@ def test_protected_rows_pass_through_and_are_not_observed():
     assert x.grad[1].tolist() == [1.0, 1.0]  # protected rows get the identity gradient
 
 
+def test_observe_protected_lets_protected_rows_set_the_range():
+    q = FakeQuantize(2, observer=MinMaxObserver()).train()
+    q.observe_protected = True
+    x = torch.tensor([[0.3, -0.7], [50.0, -50.0], [0.9, 0.1]])
+    out = q(x, torch.tensor([False, True, False]))
+    assert (float(q.observer.lo), float(q.observer.hi)) == (-50.0, 50.0)  # the protected row is in the range
+    assert torch.equal(out[1], x[1])  # and still passes through unquantized in training
+
+
 def test_protection_ignored_in_eval():
     q = FakeQuantize(2, observer=MinMaxObserver()).train()
     q(torch.tensor([[-1.0], [1.0]]))
