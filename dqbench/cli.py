@@ -157,14 +157,19 @@ def cmd_run(args) -> int:
 def _print_plan(suite, out: Path, args) -> int:
     from tabulate import tabulate
 
-    from dqbench.progress import HEADERS, progress_rows
+    from dqbench.progress import HEADERS, duration, progress_rows
     from dqbench.runner import suite_progress
 
     trials, done = suite_progress(suite, out, _root(args), filters=args.filters, quick=args.quick)
     rows = progress_rows(trials, done)
-    print(tabulate(rows, headers=HEADERS, tablefmt="github"))
+    print(tabulate([r[:-1] + [duration(r[-1])] for r in rows], headers=HEADERS, tablefmt="github"))
     ok, failed, left = (sum(r[i] for r in rows) for i in (4, 5, 6))
-    print(f"suite {suite.name} in {out}: {ok} of {len(trials)} selected trials done, {failed} failed, {left} to run")
+    known = sum(r[-1] for r in rows if r[-1] is not None)
+    unknown = sum(r[6] for r in rows if r[-1] is None)
+    pace = f"; about {duration(known) or '0 min'} of training one trial at a time at the pace of the finished " \
+           "trials" + (f" ({unknown} trials not estimated: no finished trial of their dataset yet)" if unknown else "")
+    print(f"suite {suite.name} in {out}: {ok} of {len(trials)} selected trials done, {failed} failed, {left} to run"
+          + (pace if left else ""))
     return 0
 
 

@@ -24,25 +24,44 @@ def _span(run: list[int]) -> str:
 
 
 def progress_rows(trials, done: dict[str, dict]) -> list[list]:
-    """One row per dataset × arch × method × bits: trials done (ok), failed, to run, and which seeds/folds are left.
+    """One row per dataset × arch × method × bits: trials done (ok), failed, to run, which seeds/folds are left, and
+    the training time they would take one after another (seconds) at the pace of the cell's finished trials (the
+    dataset's where the cell has none; None where neither has any).
 
     ``done``: the run directory's records by trial id. A failed record counts as failed, not done (``--retry-failed``
     runs it again)."""
-    cells: dict[tuple, dict] = defaultdict(lambda: {"ok": 0, "failed": 0, "left": []})
+    cells: dict[tuple, dict] = defaultdict(lambda: {"ok": 0, "failed": 0, "left": [], "seconds": []})
+    per_dataset: dict[str, list] = defaultdict(list)
     for t in trials:
         cell = cells[(t.dataset.label, t.arch.label, t.method.label, t.bits)]
-        status = done.get(t.trial_id, {}).get("status")
-        if status == "ok":
+        record = done.get(t.trial_id, {})
+        if record.get("status") == "ok":
             cell["ok"] += 1
+            seconds = record.get("metrics", {}).get("train_time_s")
+            if seconds is not None:
+                cell["seconds"].append(seconds)
+                per_dataset[t.dataset.label].append(seconds)
         else:
-            cell["failed"] += status == "failed"
+            cell["failed"] += record.get("status") == "failed"
             cell["left"].append((t.seed, t.fold))
     folded = {t.dataset.label for t in trials if t.fold > 0}  # cross-validated datasets
     rows = []
     for (dataset, arch, method, bits), cell in cells.items():
-        rows.append([dataset, arch, method, bits, cell["ok"], cell["failed"], len(cell["left"]),
-                     _left(cell["left"], dataset in folded)])
+        pace = cell["seconds"] or per_dataset[dataset]
+        left = len(cell["left"])
+        estimate = (sum(pace) / len(pace) * left if pace else None) if left else 0.0
+        rows.append([dataset, arch, method, bits, cell["ok"], cell["failed"], left,
+                     _left(cell["left"], dataset in folded), estimate])
     return rows
+
+
+def duration(seconds: float | None) -> str:
+    """'?' (no pace measured yet), '' (nothing left), '40 min', '3.5 h'."""
+    if seconds is None:
+        return "?"
+    if seconds == 0:
+        return ""
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 
 def _left(left: list[tuple[int, int]], folded: bool) -> str:
@@ -62,4 +81,4 @@ def _folds(folds: list[int]) -> str:
     return f"fold{'s' if len(folds) > 1 else ''} {spans(folds)}"
 
 
-HEADERS = ["dataset", "arch", "method", "bits", "done", "failed", "to run", "left (seed/fold)"]
+HEADERS = ["dataset", "arch", "method", "bits", "done", "failed", "to run", "left (seed/fold)", "time left"]

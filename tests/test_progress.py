@@ -3,7 +3,7 @@
 import textwrap
 
 from dqbench.cli import main
-from dqbench.progress import progress_rows, spans
+from dqbench.progress import duration, progress_rows, spans
 from dqbench.suite import expand, load_suite
 
 SUITE = """
@@ -33,19 +33,25 @@ def test_rows_count_done_failed_and_left(tmp_path):
     by_cell = {}
     for t in trials:
         by_cell.setdefault((t.method.label, t.bits), []).append(t)
-    done = {t.trial_id: {"status": "ok"} for t in by_cell[("fp32", 32)]}
-    done.update({t.trial_id: {"status": "ok"} for t in by_cell[("qat", 8)] if t.seed == 0})
+    done = {t.trial_id: {"status": "ok", "metrics": {"train_time_s": 10.0}} for t in by_cell[("fp32", 32)]}
+    done.update({t.trial_id: {"status": "ok", "metrics": {"train_time_s": 30.0 + t.fold}}
+                 for t in by_cell[("qat", 8)] if t.seed == 0})
     failed = next(t for t in by_cell[("qat", 8)] if t.seed == 1 and t.fold == 1)
     done[failed.trial_id] = {"status": "failed"}
     rows = {(r[2], r[3]): r[4:] for r in progress_rows(trials, done)}
-    assert rows[("fp32", 32)] == [6, 0, 0, ""]
-    assert rows[("qat", 8)] == [3, 1, 3, "folds 0–2"] and failed.seed == 1  # one seed left: its folds
-    assert rows[("qat", 4)] == [0, 0, 6, "seed 0 folds 0–2; seed 1 folds 0–2"]
+    assert rows[("fp32", 32)] == [6, 0, 0, "", 0.0]
+    assert rows[("qat", 8)] == [3, 1, 3, "folds 0–2", 3 * 31.0]  # one seed left: its folds, at the cell's pace
+    dataset_pace = (6 * 10.0 + 30 + 31 + 32) / 9  # no finished trial in the cell: the dataset's pace
+    assert rows[("qat", 4)] == [0, 0, 6, "seed 0 folds 0–2; seed 1 folds 0–2", 6 * dataset_pace]
 
     plain = expand(load_suite(path))  # no folds: seeds only
     rows = {(r[2], r[3]): r[4:] for r in progress_rows(plain, {plain[0].trial_id: {"status": "ok"}})}
-    assert rows[(plain[0].method.label, plain[0].bits)] == [1, 0, 1, "seed 1"]
+    assert rows[(plain[0].method.label, plain[0].bits)] == [1, 0, 1, "seed 1", None]  # no pace measured
     assert rows[("qat", 4)][3] == "seeds 0–1"
+
+
+def test_duration():
+    assert (duration(None), duration(0.0), duration(2400.0), duration(4 * 3600.0)) == ("?", "", "40 min", "4.0 h")
 
 
 def test_plan_runs_nothing_and_reports_what_is_left(tmp_path, data_root, capsys):
@@ -58,7 +64,7 @@ def test_plan_runs_nothing_and_reports_what_is_left(tmp_path, data_root, capsys)
     capsys.readouterr()
     assert main(["run", "smoke", "--plan", *common]) == 0
     text = capsys.readouterr().out
-    assert "2 of 14 selected trials done, 0 failed, 12 to run" in text
+    assert "2 of 14 selected trials done, 0 failed, 12 to run; about" in text  # paced by the 2 finished trials
     assert len((out / "trials.jsonl").read_text().splitlines()) == 2  # still only the fp32 trials
     assert main(["run", "paper_node", "--plan", "--out", str(out)]) == 2  # another suite's directory: refused
     assert "holds a run of suite 'smoke'" in capsys.readouterr().err
