@@ -1,24 +1,10 @@
 """What a run directory holds of a suite: per-cell counts and the seeds/folds left."""
 
-import textwrap
-
 from dqbench.cli import main
 from dqbench.progress import duration, progress_rows, spans
 from dqbench.suite import expand, load_suite
 
-SUITE = """
-name = "t"
-seeds = [0, 1]
-[[datasets]]
-name = "synthetic"
-[[archs]]
-name = "gcn"
-[[methods]]
-name = "fp32"
-[[methods]]
-name = "qat"
-bits = [8, 4]
-"""
+PICK = {"arch": ["gcn"], "method": ["fp32", "qat"]}  # smoke: seeds 0-1, fp32 and qat at INT8 and INT4
 
 
 def test_spans():
@@ -26,10 +12,8 @@ def test_spans():
     assert spans([3]) == "3" and spans([]) == ""
 
 
-def test_rows_count_done_failed_and_left(tmp_path):
-    path = tmp_path / "t.toml"
-    path.write_text(textwrap.dedent(SUITE))
-    trials = expand(load_suite(path), {"synthetic": 3})  # 2 seeds x 3 folds per cell
+def test_rows_count_done_failed_and_left():
+    trials = expand(load_suite("smoke"), {"synthetic": 3}, PICK)  # 2 seeds x 3 folds per cell
     by_cell = {}
     for t in trials:
         by_cell.setdefault((t.method.label, t.bits), []).append(t)
@@ -44,7 +28,7 @@ def test_rows_count_done_failed_and_left(tmp_path):
     dataset_pace = (6 * 10.0 + 30 + 31 + 32) / 9  # no finished trial in the cell: the dataset's pace
     assert rows[("qat", 4)] == [0, 0, 6, "seed 0 folds 0–2; seed 1 folds 0–2", 6 * dataset_pace]
 
-    plain = expand(load_suite(path))  # no folds: seeds only
+    plain = expand(load_suite("smoke"), filters=PICK)  # no folds: seeds only
     rows = {(r[2], r[3]): r[4:] for r in progress_rows(plain, {plain[0].trial_id: {"status": "ok"}})}
     assert rows[(plain[0].method.label, plain[0].bits)] == [1, 0, 1, "seed 1", None]  # no pace measured
     assert rows[("qat", 4)][3] == "seeds 0–1"
