@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,7 +79,7 @@ def run_suite(suite: SuiteSpec, out: str | Path, root, filters: dict | None = No
     log(f"suite {suite.name}: {len(trials)} trials, {summary.skipped} already done, "
         + (f"{len(copies)} reused, " if reuse else "") + f"{len(todo)} to run -> {out}")
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    piece_id = f"{started}-{os.getpid()}"  # this invocation; each record it writes carries it
+    piece_id = f"{started}-{os.getpid()}-{uuid.uuid4().hex[:8]}"  # this invocation; each record it writes carries it
     logged = bool((todo or copies) and command)
     if logged:
         piece = {"command": command, "git": git_revision(), "started": started, "to_run": len(todo),
