@@ -159,13 +159,7 @@ def suite_progress(suite: SuiteSpec, out: str | Path, root, filters: dict | None
     id; creates nothing."""
     filters = filters or {}
     check_filters(suite, filters)
-    store = RunStore(out)
-    done: dict[str, dict] = {}
-    if store.info_path.exists():
-        held = store.info().get("suite", {}).get("name")
-        if held not in (None, suite.name):
-            raise DQBenchError(f"{out} holds a run of suite '{held}', not '{suite.name}'; use another --out")
-        done = {r["trial_id"]: r for r in store.records()}
+    done = RunStore(out).held(suite.name)
     return plan_trials(suite, _Datasets(root), filters, quick), done
 
 

@@ -31,18 +31,26 @@ class RunStore:
             self.dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise DQBenchError(f"cannot create run directory {self.dir}: {exc.strerror}; choose another --out")
-        if self.info_path.exists():
-            info = self.info()
-            if info.get("suite", {}).get("name") not in (None, suite_name):
-                raise DQBenchError(
-                    f"{self.dir} holds a run of suite '{info['suite']['name']}', not '{suite_name}'; use another --out"
-                )
-        else:
+        if not self._holds(suite_name):
             _atomic_write(self.info_path, json.dumps(info_factory(), indent=2, sort_keys=True, default=str))
         records, torn = read_records(self.records_path)
         if torn is not None:
             self._set_aside_torn_tail(torn)
         return {r["trial_id"]: r for r in records}
+
+    def held(self, suite_name: str) -> dict[str, dict]:
+        """The records this directory already holds, by trial id ({} when it is not a run directory yet); creates
+        and repairs nothing."""
+        return {r["trial_id"]: r for r in self.records()} if self._holds(suite_name) else {}
+
+    def _holds(self, suite_name: str) -> bool:
+        """Whether this is already a run directory; refuses one of another suite."""
+        if not self.info_path.exists():
+            return False
+        held = self.info().get("suite", {}).get("name")
+        if held not in (None, suite_name):
+            raise DQBenchError(f"{self.dir} holds a run of suite '{held}', not '{suite_name}'; use another --out")
+        return True
 
     def _set_aside_torn_tail(self, torn: str) -> None:
         data = self.records_path.read_bytes()
