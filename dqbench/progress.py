@@ -4,6 +4,7 @@ running anything, so a long suite run over several sittings shows what is done a
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import NamedTuple
 
 
 def spans(values) -> str:
@@ -23,36 +24,55 @@ def _span(run: list[int]) -> str:
     return str(run[0]) if len(run) == 1 else f"{run[0]}–{run[-1]}"
 
 
-def progress_rows(trials, done: dict[str, dict]) -> list[list]:
-    """One row per dataset × arch × method × bits: trials done (ok), failed, to run, which seeds/folds are left, and
-    the training time they would take one after another (seconds) at the pace of the cell's finished trials (the
-    dataset's where the cell has none; None where neither has any).
+class Row(NamedTuple):
+    """One dataset × arch × method × bits cell of a plan."""
+    dataset: str
+    arch: str
+    method: str
+    bits: int
+    done: int
+    failed: int
+    to_run: int
+    left: str  # which seeds/folds are left, e.g. 'folds 5–9'
+    seconds_left: float | None  # training time left one trial at a time; None where no pace is measured
+
+
+def progress_rows(trials, done: dict[str, dict]) -> list[Row]:
+    """One row per dataset × arch × method × bits of ``trials``: trials done (ok), failed, to run, which seeds/folds
+    are left, and the training time they would take one after another (seconds).
 
     ``done``: the run directory's records by trial id. A failed record counts as failed, not done (``--retry-failed``
-    runs it again)."""
-    cells: dict[tuple, dict] = defaultdict(lambda: {"ok": 0, "failed": 0, "left": [], "seconds": []})
-    per_dataset: dict[str, list] = defaultdict(list)
+    runs it again). The pace is that of the cell's finished records in the directory, selected or not (so
+    ``--seed 3`` is estimated from seeds 0–2), else the dataset's; None where neither has any."""
+    cell_pace: dict[tuple, list] = defaultdict(list)
+    dataset_pace: dict[str, list] = defaultdict(list)
+    for record in done.values():
+        seconds = record.get("metrics", {}).get("train_time_s")
+        config = record.get("config") or {}
+        if record.get("status") == "ok" and seconds is not None and "dataset" in config:
+            cell_pace[_key(config)].append(seconds)
+            dataset_pace[config["dataset"]].append(seconds)
+    cells: dict[tuple, dict] = defaultdict(lambda: {"ok": 0, "failed": 0, "left": []})
     for t in trials:
-        cell = cells[(t.dataset.label, t.arch.label, t.method.label, t.bits)]
-        record = done.get(t.trial_id, {})
-        if record.get("status") == "ok":
+        cell = cells[_key(t.config())]
+        status = done.get(t.trial_id, {}).get("status")
+        if status == "ok":
             cell["ok"] += 1
-            seconds = record.get("metrics", {}).get("train_time_s")
-            if seconds is not None:
-                cell["seconds"].append(seconds)
-                per_dataset[t.dataset.label].append(seconds)
         else:
-            cell["failed"] += record.get("status") == "failed"
+            cell["failed"] += status == "failed"
             cell["left"].append((t.seed, t.fold))
     folded = {t.dataset.label for t in trials if t.fold > 0}  # cross-validated datasets
     rows = []
-    for (dataset, arch, method, bits), cell in cells.items():
-        pace = cell["seconds"] or per_dataset[dataset]
+    for key, cell in cells.items():
+        pace = cell_pace[key] or dataset_pace[key[0]]
         left = len(cell["left"])
         estimate = (sum(pace) / len(pace) * left if pace else None) if left else 0.0
-        rows.append([dataset, arch, method, bits, cell["ok"], cell["failed"], left,
-                     _left(cell["left"], dataset in folded), estimate])
+        rows.append(Row(*key, cell["ok"], cell["failed"], left, _left(cell["left"], key[0] in folded), estimate))
     return rows
+
+
+def _key(config: dict) -> tuple:
+    return config["dataset"], config["arch"], config["method"], config["bits"]
 
 
 def duration(seconds: float | None) -> str:

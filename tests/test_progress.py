@@ -17,21 +17,33 @@ def test_rows_count_done_failed_and_left():
     by_cell = {}
     for t in trials:
         by_cell.setdefault((t.method.label, t.bits), []).append(t)
-    done = {t.trial_id: {"status": "ok", "metrics": {"train_time_s": 10.0}} for t in by_cell[("fp32", 32)]}
-    done.update({t.trial_id: {"status": "ok", "metrics": {"train_time_s": 30.0 + t.fold}}
-                 for t in by_cell[("qat", 8)] if t.seed == 0})
+    done = {t.trial_id: _ok(t, 10.0) for t in by_cell[("fp32", 32)]}
+    done.update({t.trial_id: _ok(t, 30.0 + t.fold) for t in by_cell[("qat", 8)] if t.seed == 0})
     failed = next(t for t in by_cell[("qat", 8)] if t.seed == 1 and t.fold == 1)
-    done[failed.trial_id] = {"status": "failed"}
-    rows = {(r[2], r[3]): r[4:] for r in progress_rows(trials, done)}
+    done[failed.trial_id] = {"status": "failed", "config": failed.config()}
+    rows = {(r.method, r.bits): list(r[4:]) for r in progress_rows(trials, done)}
     assert rows[("fp32", 32)] == [6, 0, 0, "", 0.0]
     assert rows[("qat", 8)] == [3, 1, 3, "folds 0–2", 3 * 31.0]  # one seed left: its folds, at the cell's pace
     dataset_pace = (6 * 10.0 + 30 + 31 + 32) / 9  # no finished trial in the cell: the dataset's pace
     assert rows[("qat", 4)] == [0, 0, 6, "seed 0 folds 0–2; seed 1 folds 0–2", 6 * dataset_pace]
 
     plain = expand(load_suite("smoke"), filters=PICK)  # no folds: seeds only
-    rows = {(r[2], r[3]): r[4:] for r in progress_rows(plain, {plain[0].trial_id: {"status": "ok"}})}
+    rows = {(r.method, r.bits): list(r[4:]) for r in progress_rows(plain, {plain[0].trial_id: {"status": "ok"}})}
     assert rows[(plain[0].method.label, plain[0].bits)] == [1, 0, 1, "seed 1", None]  # no pace measured
     assert rows[("qat", 4)][3] == "seeds 0–1"
+
+
+def test_pace_counts_finished_trials_outside_the_selection():
+    trials = expand(load_suite("smoke"), {"synthetic": 3}, PICK)
+    qat8 = [t for t in trials if (t.method.label, t.bits) == ("qat", 8)]
+    done = {t.trial_id: _ok(t, 20.0) for t in qat8 if t.seed == 0}
+    selected = [t for t in qat8 if t.seed == 1]  # as `--plan --seed 1`: none of the finished trials is selected
+    (row,) = progress_rows(selected, done)
+    assert (row.done, row.to_run, row.seconds_left) == (0, 3, 3 * 20.0)
+
+
+def _ok(trial, seconds: float) -> dict:
+    return {"status": "ok", "config": trial.config(), "metrics": {"train_time_s": seconds}}
 
 
 def test_duration():
