@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="write tables and plots for a run directory")
     p.add_argument("run", help="run directory")
     p.add_argument("--out", help="where to write the report (default: the run directory)")
+    p.add_argument("--replicates", type=int, default=5, metavar="N",
+                   help="a per seed/fold table for each dataset × arch with at most N seeds/folds (default 5)")
 
     p = sub.add_parser("compare", help="compare a run against a stored baseline; exit 1 on a regression")
     p.add_argument("run")
@@ -210,7 +212,9 @@ def cmd_report(args) -> int:
     from dqbench.report import write_report
 
     command = args.invocation
-    print(f"report: {write_report(args.run, args.out, command=command)}")
+    if args.replicates < 0:
+        raise DQBenchError(f"--replicates {args.replicates}: give a count of seeds/folds, 0 or more")
+    print(f"report: {write_report(args.run, args.out, command=command, max_replicates=args.replicates)}")
     return 0
 
 

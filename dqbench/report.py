@@ -13,7 +13,7 @@ from dqbench.labels import fmt_bits, method_rank
 from dqbench.paired import fmt_interval, paired_columns, paired_diff, select
 from dqbench.plots import plot_accuracy, plot_gains
 from dqbench.records import read_records
-from dqbench.replicates import replicate_markdown
+from dqbench.replicates import MAX_REPLICATES, replicate_markdown
 from dqbench.store import RECORDS, RUN_INFO, RunStore
 from dqbench.variants import variant_frame, variant_rows
 
@@ -267,9 +267,9 @@ def _flatten(d: dict, prefix: str = "") -> dict:
 
 
 def write_report(run_dir: str | Path, out_dir: str | Path | None = None, command: str | None = None,
-                 anchors: Path | None = DEFAULT_ANCHORS) -> Path:
+                 anchors: Path | None = DEFAULT_ANCHORS, max_replicates: int = MAX_REPLICATES) -> Path:
     """Write report.md, summary.csv, gains.csv, latency.csv, accuracy.png and gains.png; returns the markdown
-    path."""
+    path. ``max_replicates``: dataset × arch pairs with at most this many seeds/folds get a per-replicate table."""
     from tabulate import tabulate
 
     info, records = load_run(run_dir)
@@ -316,7 +316,7 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None, command
              + ", ".join(f"{k} {v}" for k, v in env.get("packages", {}).items()), ""]
     body = markdown_tables(summary, gain, failures, latency, anchor_table(summary, anchors),
                            variants=variant_frame(df))
-    per_replicate = replicate_markdown(df)
+    per_replicate = replicate_markdown(df, max_replicates)
     if per_replicate:
         body += "\n" + per_replicate + "\n"
     if not summary.empty:

@@ -29,3 +29,22 @@ def test_seeds_named_as_seeds_and_many_replicates_left_to_the_summary():
     one = _cell("fp32", 32, [0], [80.0], dataset="mutag")
     assert replicate_tables(pd.concat([ten, one])) == {} and replicate_markdown(pd.concat([ten, one])) == ""
     assert replicate_markdown(pd.DataFrame()) == ""
+
+
+def test_report_replicates_option_widens_the_per_seed_tables(tmp_path, capsys):
+    from dqbench.cli import main
+    from dqbench.report import write_report
+    from dqbench.store import RunStore
+
+    store = RunStore(tmp_path)
+    store.open("smoke", lambda: {"suite": {"name": "smoke"}})
+    for seed in range(7):
+        store.append({"schema": 1, "kind": "accuracy", "status": "ok", "suite": "smoke",
+                      "trial_id": f"t{seed}", "metrics": {"test": 0.7 + seed / 100, "val": 0.7, "train": 0.8},
+                      "config": {"dataset": "ogbg-molhiv", "arch": "gin", "method": "fp32", "bits": 32, "seed": seed,
+                          "fold": 0}})
+    assert "Per seed/fold" not in write_report(tmp_path).read_text()  # 7 seeds: more than the default 5
+    assert main(["report", str(tmp_path), "--replicates", "10"]) == 0
+    assert "| seed 6 | 76.00" in (tmp_path / "report.md").read_text()
+    assert main(["report", str(tmp_path), "--replicates", "-1"]) == 2
+    assert "--replicates -1" in capsys.readouterr().err
