@@ -162,14 +162,16 @@ def _print_plan(suite, out: Path, args) -> int:
     from dqbench.progress import HEADERS, duration, progress_rows
     from dqbench.runner import suite_progress
 
-    trials, done = suite_progress(suite, out, _root(args), filters=args.filters, quick=args.quick)
-    rows = progress_rows(trials, done)
+    trials, done, folded = suite_progress(suite, out, _root(args), filters=args.filters, quick=args.quick)
+    rows = progress_rows(trials, done, folded)
     print(tabulate([[*r[:-1], duration(r.seconds_left)] for r in rows], headers=HEADERS, tablefmt="github"))
     ok, failed, left = (sum(getattr(r, f) for r in rows) for f in ("done", "failed", "to_run"))
     known = sum(r.seconds_left for r in rows if r.seconds_left is not None)
     unknown = sum(r.to_run for r in rows if r.seconds_left is None)
     pace = f"; about {duration(known) or '0 min'} of training one trial at a time at the pace of the finished " \
            "trials" + (f" ({unknown} trials not estimated: no finished trial of their dataset yet)" if unknown else "")
+    if unknown == left:
+        pace = "; no time estimate yet: none of their datasets has a finished trial in this directory"
     print(f"suite {suite.name} in {out}: {ok} of {len(trials)} selected trials done, {failed} failed, {left} to run"
           + (pace if left else ""))
     return 0

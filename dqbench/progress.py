@@ -37,13 +37,14 @@ class Row(NamedTuple):
     seconds_left: float | None  # training time left one trial at a time; None where no pace is measured
 
 
-def progress_rows(trials, done: dict[str, dict]) -> list[Row]:
+def progress_rows(trials, done: dict[str, dict], folded: set[str] | None = None) -> list[Row]:
     """One row per dataset × arch × method × bits of ``trials``: trials done (ok), failed, to run, which seeds/folds
     are left, and the training time they would take one after another (seconds).
 
     ``done``: the run directory's records by trial id. A failed record counts as failed, not done (``--retry-failed``
-    runs it again). The pace is that of the cell's finished records in the directory, selected or not (so
-    ``--seed 3`` is estimated from seeds 0–2), else the dataset's; None where neither has any."""
+    runs it again). ``folded``: the cross-validated dataset labels, whose left trials are named by fold (default:
+    those with a selected trial past fold 0). The pace is that of the cell's finished records in the directory,
+    selected or not (so ``--seed 3`` is estimated from seeds 0–2), else the dataset's; None where neither has any."""
     cell_pace: dict[tuple, list] = defaultdict(list)
     dataset_pace: dict[str, list] = defaultdict(list)
     for record in done.values():
@@ -61,7 +62,8 @@ def progress_rows(trials, done: dict[str, dict]) -> list[Row]:
         else:
             cell["failed"] += status == "failed"
             cell["left"].append((t.seed, t.fold))
-    folded = {t.dataset.label for t in trials if t.fold > 0}  # cross-validated datasets
+    if folded is None:
+        folded = {t.dataset.label for t in trials if t.fold > 0}
     rows = []
     for key, cell in cells.items():
         pace = cell_pace[key] or dataset_pace[key[0]]

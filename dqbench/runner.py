@@ -154,21 +154,28 @@ def _worker_trial(job) -> dict:
 
 
 def suite_progress(suite: SuiteSpec, out: str | Path, root, filters: dict | None = None,
-                   quick: bool = False) -> tuple[list[TrialSpec], dict[str, dict]]:
-    """The trials ``run_suite`` would consider under ``filters`` and the records ``out`` already holds, by trial
-    id; creates nothing."""
+                   quick: bool = False) -> tuple[list[TrialSpec], dict[str, dict], set[str]]:
+    """The trials ``run_suite`` would consider under ``filters``, the records ``out`` already holds, by trial id,
+    and the labels of the selected datasets that are cross-validated; creates nothing."""
     filters = filters or {}
     check_filters(suite, filters)
     done = RunStore(out).held(suite.name)
-    return plan_trials(suite, _Datasets(root), filters, quick), done
+    num_folds = fold_counts(suite, _Datasets(root), filters)
+    folded = {label for label, n in num_folds.items() if n > 1}
+    return expand(suite, num_folds, filters, quick=quick), done, folded
 
 
 def plan_trials(suite: SuiteSpec, datasets: _Datasets, filters: dict, quick: bool = False) -> list[TrialSpec]:
-    """The suite's trials under ``filters``; accuracy suites load each selected dataset once to count its folds."""
+    """The suite's trials under ``filters``."""
+    return expand(suite, fold_counts(suite, datasets, filters), filters, quick=quick)
+
+
+def fold_counts(suite: SuiteSpec, datasets: _Datasets, filters: dict) -> dict[str, int]:
+    """Dataset label -> number of folds, for the selected datasets; accuracy suites load each once to count."""
+    if suite.kind != "accuracy":
+        return {}
     wanted = [d for d in suite.datasets if not filters.get("dataset") or d.label in filters["dataset"]]
-    num_folds = {d.label: datasets.get(d, (d.seeds or suite.seeds)[0]).num_folds for d in wanted} \
-        if suite.kind == "accuracy" else {}
-    return expand(suite, num_folds, filters, quick=quick)
+    return {d.label: datasets.get(d, (d.seeds or suite.seeds)[0]).num_folds for d in wanted}
 
 
 def reusable(todo: list[TrialSpec], directories: list, suite_name: str) -> dict[str, dict]:

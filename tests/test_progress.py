@@ -55,7 +55,7 @@ def test_plan_runs_nothing_and_reports_what_is_left(tmp_path, data_root, capsys)
     common = ["--out", str(out), "--no-progress", "--cache", str(data_root.cache), "--arch", "gcn"]
     assert main(["run", "smoke", "--plan", *common]) == 0
     assert not out.exists()  # planning creates nothing
-    assert "0 of 14 selected trials done, 0 failed, 14 to run" in capsys.readouterr().out
+    assert "0 of 14 selected trials done, 0 failed, 14 to run; no time estimate yet" in capsys.readouterr().out
     assert main(["run", "smoke", "--method", "fp32", *common]) == 0
     capsys.readouterr()
     assert main(["run", "smoke", "--plan", *common]) == 0
@@ -64,3 +64,9 @@ def test_plan_runs_nothing_and_reports_what_is_left(tmp_path, data_root, capsys)
     assert len((out / "trials.jsonl").read_text().splitlines()) == 2  # still only the fp32 trials
     assert main(["run", "paper_node", "--plan", "--out", str(out)]) == 2  # another suite's directory: refused
     assert "holds a run of suite 'smoke'" in capsys.readouterr().err
+
+
+def test_fold_zero_alone_is_named_as_a_fold_when_the_dataset_is_cross_validated():
+    trials = expand(load_suite("smoke"), {"synthetic": 3}, {**PICK, "fold": [0], "seed": [0]})
+    assert {r.left for r in progress_rows(trials, {})} == {"seed 0"}  # nothing says the dataset has folds
+    assert {r.left for r in progress_rows(trials, {}, folded={"synthetic"})} == {"fold 0"}
