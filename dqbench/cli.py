@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="write tables and plots for a run directory")
     p.add_argument("run", help="run directory")
     p.add_argument("--out", help="where to write the report (default: the run directory)")
-    p.add_argument("--replicates", type=int, default=5, metavar="N",
+    p.add_argument("--replicates", type=int, metavar="N",
                    help="a per seed/fold table for each dataset × arch with at most N seeds/folds (default 5)")
 
     p = sub.add_parser("compare", help="compare a run against a stored baseline; exit 1 on a regression")
@@ -168,10 +168,11 @@ def _print_plan(suite, out: Path, args) -> int:
     ok, failed, left = (sum(getattr(r, f) for r in rows) for f in ("done", "failed", "to_run"))
     known = sum(r.seconds_left for r in rows if r.seconds_left is not None)
     unknown = sum(r.to_run for r in rows if r.seconds_left is None)
-    pace = f"; about {duration(known) or '0 min'} of training one trial at a time at the pace of the finished " \
-           "trials" + (f" ({unknown} trials not estimated: no finished trial of their dataset yet)" if unknown else "")
     if unknown == left:
         pace = "; no time estimate yet: none of their datasets has a finished trial in this directory"
+    else:
+        pace = f"; about {duration(known) or '0 min'} of training one trial at a time at the pace of the finished " \
+            "trials" + (f" ({unknown} trials not estimated: no finished trial of their dataset yet)" if unknown else "")
     print(f"suite {suite.name} in {out}: {ok} of {len(trials)} selected trials done, {failed} failed, {left} to run"
           + (pace if left else ""))
     return 0
@@ -211,12 +212,14 @@ def cmd_list(args) -> int:
 
 
 def cmd_report(args) -> int:
+    from dqbench.replicates import MAX_REPLICATES
     from dqbench.report import write_report
 
     command = args.invocation
-    if args.replicates < 0:
-        raise DQBenchError(f"--replicates {args.replicates}: give a count of seeds/folds, 0 or more")
-    print(f"report: {write_report(args.run, args.out, command=command, max_replicates=args.replicates)}")
+    replicates = MAX_REPLICATES if args.replicates is None else args.replicates
+    if replicates < 0:
+        raise DQBenchError(f"--replicates {replicates}: give a count of seeds/folds, 0 or more")
+    print(f"report: {write_report(args.run, args.out, command=command, max_replicates=replicates)}")
     return 0
 
 
