@@ -1,15 +1,21 @@
 """The paper suites stay valid and runnable: whole-suite validation, and a --quick run of a small piece of each."""
 
 import json
+from pathlib import Path
 
 import pytest
 
 from dqbench.cli import main
 from dqbench.suite import expand, load_suite
 
+SUITES = sorted(p.stem for p in (Path(__file__).parents[1] / "suites").glob("*.toml"))
 
-@pytest.mark.parametrize("name", ["paper_node", "paper_graph", "ablation", "reddit_short", "citeseer_gat_int4",
-                                  "gin_int8", "gin_fp32_cora", "molhiv_gin_int8"])
+
+def test_suite_files_are_found():
+    assert {"paper_node", "paper_graph", "ablation", "molhiv_gin_int8", "cora_gin_dropout"} <= set(SUITES)
+
+
+@pytest.mark.parametrize("name", SUITES)
 def test_suite_validates(name):
     suite = load_suite(name)
     assert expand(suite)
@@ -22,6 +28,7 @@ def test_suite_validates(name):
     ("citeseer_gat_int4", "cora", 3, []),  # GAT x qat, degree_quant, dq_ema0.01 (the CiteSeer half: 9 variants)
     ("gin_int8", "cora", 3, ["--method", "degree_quant", "--method", "dq_ema0.01", "--method", "qat"]),
     ("gin_fp32_cora", "cora_normalized", 1, []),  # the normalized-feature entry: GIN default only
+    ("cora_gin_dropout", "cora", 2, ["--arch", "gin_dropout0.8", "--method", "degree_quant"]),  # INT8 and INT4
     ("reddit_short", "reddit-binary", 1, ["--method", "degree_quant", "--bits", "4"]),  # ~10 s per epoch
 ])
 def test_quick_piece_runs(name, dataset, expected, extra, tmp_path, data_root, real_root):
