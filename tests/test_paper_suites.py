@@ -29,6 +29,7 @@ def test_suite_validates(name):
     ("gin_int8", "cora", 3, ["--method", "degree_quant", "--method", "dq_ema0.01", "--method", "qat"]),
     ("gin_fp32_cora", "cora_normalized", 1, []),  # the normalized-feature entry: GIN default only
     ("cora_gin_dropout", "cora", 2, ["--arch", "gin_dropout0.8", "--method", "degree_quant"]),  # INT8 and INT4
+    ("citeseer_gin_dropout", "citeseer", 2, ["--arch", "gin_dropout0.8", "--method", "degree_quant"]),
     ("reddit_short", "reddit-binary", 1, ["--method", "degree_quant", "--bits", "4"]),  # ~10 s per epoch
 ])
 def test_quick_piece_runs(name, dataset, expected, extra, tmp_path, data_root, real_root):
