@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from dqbench.errors import DQBenchError
+from dqbench.labels import MAX_REPLICATES
 
 EXIT_BAD_INPUT = 2
 
@@ -68,8 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="write tables and plots for a run directory")
     p.add_argument("run", help="run directory")
     p.add_argument("--out", help="where to write the report (default: the run directory)")
-    p.add_argument("--replicates", type=int, metavar="N",
-                   help="a per seed/fold table for each dataset × arch with at most N seeds/folds (default 5)")
+    p.add_argument("--replicates", type=int, metavar="N", default=MAX_REPLICATES,
+                   help="per seed/fold tables for each dataset × arch with at most N seeds/folds (default %(default)s)")
 
     p = sub.add_parser("compare", help="compare a run against a stored baseline; exit 1 on a regression")
     p.add_argument("run")
@@ -212,11 +213,10 @@ def cmd_list(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from dqbench.replicates import MAX_REPLICATES
     from dqbench.report import write_report
 
     command = args.invocation
-    replicates = MAX_REPLICATES if args.replicates is None else args.replicates
+    replicates = args.replicates
     if replicates < 0:
         raise DQBenchError(f"--replicates {replicates}: give a count of seeds/folds, 0 or more")
     print(f"report: {write_report(args.run, args.out, command=command, max_replicates=replicates)}")

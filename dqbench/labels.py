@@ -1,4 +1,7 @@
-"""How reports and plots name and order things: bit widths as FP32/INT8/INT4, methods from FP32 to Degree-Quant."""
+"""How reports and plots name and order things: bit widths as FP32/INT8/INT4, methods from FP32 to Degree-Quant.
+Free of pandas, so that the command line can read its defaults here without loading it."""
+
+MAX_REPLICATES = 5  # reports: per seed/fold tables for at most this many replicates; above, mean ± std (n) says enough
 
 METHOD_ORDER = {"fp32": 0, "ptq": 1, "qat": 2, "degree_quant": 3}
 

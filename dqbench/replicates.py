@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dqbench.labels import fmt_bits, method_rank
-
-MAX_REPLICATES = 5  # more than this and the mean ± std (n) of the accuracy table says enough
+from dqbench.labels import MAX_REPLICATES, fmt_bits, method_rank
 
 
 def _replicate(seed: int, fold: int, seeds: int, folds: int) -> str:

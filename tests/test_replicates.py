@@ -1,4 +1,6 @@
 import math
+import subprocess
+import sys
 
 import pandas as pd
 
@@ -48,3 +50,12 @@ def test_report_replicates_option_widens_the_per_seed_tables(tmp_path, capsys):
     assert "| seed 6 | 76.00" in (tmp_path / "report.md").read_text()
     assert main(["report", str(tmp_path), "--replicates", "-1"]) == 2
     assert "--replicates -1" in capsys.readouterr().err
+
+
+def test_report_help_states_the_default_without_loading_pandas():
+    code = ("import sys; from dqbench.cli import build_parser; "
+            "assert 'pandas' not in sys.modules, 'the parser imported pandas'; "
+            "build_parser().parse_args(['report', '--help'])")  # prints the help, exits 0
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    from dqbench.labels import MAX_REPLICATES
+    assert f"(default {MAX_REPLICATES})" in " ".join(out.split())
