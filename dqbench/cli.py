@@ -215,11 +215,9 @@ def cmd_list(args) -> int:
 def cmd_report(args) -> int:
     from dqbench.report import write_report
 
-    command = args.invocation
-    replicates = args.replicates
-    if replicates < 0:
-        raise DQBenchError(f"--replicates {replicates}: give a count of seeds/folds, 0 or more")
-    print(f"report: {write_report(args.run, args.out, command=command, max_replicates=replicates)}")
+    if args.replicates < 0:
+        raise DQBenchError(f"--replicates {args.replicates}: give a count of seeds/folds, 0 or more")
+    print(f"report: {write_report(args.run, args.out, command=args.invocation, max_replicates=args.replicates)}")
     return 0
 
 

@@ -4,6 +4,7 @@ import sys
 
 import pandas as pd
 
+from dqbench.labels import MAX_REPLICATES
 from dqbench.replicates import replicate_markdown, replicate_tables
 
 
@@ -57,5 +58,4 @@ def test_report_help_states_the_default_without_loading_pandas():
             "assert 'pandas' not in sys.modules, 'the parser imported pandas'; "
             "build_parser().parse_args(['report', '--help'])")  # prints the help, exits 0
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    from dqbench.labels import MAX_REPLICATES
     assert f"(default {MAX_REPLICATES})" in " ".join(out.split())
