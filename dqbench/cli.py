@@ -161,8 +161,9 @@ def _print_plan(suite, out: Path, args) -> int:
     from tabulate import tabulate
 
     from dqbench.progress import HEADERS, duration, progress_rows
-    from dqbench.runner import suite_progress
+    from dqbench.runner import check_reuse, reusable, suite_progress
 
+    check_reuse(args.reuse)
     trials, done, folded = suite_progress(suite, out, _root(args), filters=args.filters, quick=args.quick)
     rows = progress_rows(trials, done, folded)
     print(tabulate([[*r[:-1], duration(r.seconds_left)] for r in rows], headers=HEADERS, tablefmt="github"))
@@ -176,6 +177,11 @@ def _print_plan(suite, out: Path, args) -> int:
             "trials" + (f" ({unknown} trials not estimated: no finished trial of their dataset yet)" if unknown else "")
     print(f"suite {suite.name} in {out}: {ok} of {len(trials)} selected trials done, {failed} failed, {left} to run"
           + (pace if left else ""))
+    if args.reuse:
+        todo = [t for t in trials if t.trial_id not in done]
+        copies = reusable(todo, args.reuse, suite.name)
+        print(f"--reuse: {len(copies)} of the {len(todo)} trials to run would be copied, not trained; "
+              f"{len(todo) - len(copies)} would be trained")
     return 0
 
 

@@ -61,9 +61,7 @@ def run_suite(suite: SuiteSpec, out: str | Path, root, filters: dict | None = No
     if jobs > 1 and suite.kind != "accuracy":
         raise DQBenchError(f"suite {suite.name} measures latency: run it with --jobs 1, timings run side by side "
                            "disturb each other")
-    for directory in reuse or []:
-        if not (Path(directory) / RECORDS).is_file():
-            raise DQBenchError(f"--reuse {directory}: no {RECORDS} there; give a dqbench run directory")
+    check_reuse(reuse)
     store = RunStore(out)
     done = store.open(suite.name, lambda: {"suite": {"name": suite.name, "path": suite.path,
                                                         "description": suite.description},
@@ -176,6 +174,13 @@ def fold_counts(suite: SuiteSpec, datasets: _Datasets, filters: dict) -> dict[st
         return {}
     wanted = [d for d in suite.datasets if not filters.get("dataset") or d.label in filters["dataset"]]
     return {d.label: datasets.get(d, (d.seeds or suite.seeds)[0]).num_folds for d in wanted}
+
+
+def check_reuse(directories: list | None) -> None:
+    """Refuse a ``--reuse`` directory that holds no dqbench records."""
+    for directory in directories or []:
+        if not (Path(directory) / RECORDS).is_file():
+            raise DQBenchError(f"--reuse {directory}: no {RECORDS} there; give a dqbench run directory")
 
 
 def reusable(todo: list[TrialSpec], directories: list, suite_name: str) -> dict[str, dict]:

@@ -74,6 +74,20 @@ def test_reuse_of_a_missing_directory_is_a_one_line_error(tmp_path, data_root, c
     assert not (tmp_path / "run").exists()
 
 
+def test_plan_with_reuse_says_how_many_trials_would_be_copied(tmp_path, data_root, capsys):
+    first = tmp_path / "first"
+    _run(load_suite("smoke"), first, data_root, filters={"method": ["fp32"], "arch": ["gcn"]})
+    out = tmp_path / "second"
+    args = ["run", "smoke", "--plan", "--out", str(out), "--cache", str(data_root.cache), "--arch", "gcn",
+            "--method", "fp32", "--method", "ptq", "--reuse", str(first)]
+    assert main(args) == 0
+    assert "--reuse: 2 of the 6 trials to run would be copied, not trained; 4 would be trained" in \
+        capsys.readouterr().out
+    assert not out.exists()  # planning copies nothing
+    assert main([*args[:-1], str(tmp_path / "nowhere")]) == 2
+    assert "--reuse" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("reused", [True, False])
 def test_report_lists_reused_trials_only_when_there_are_some(tmp_path, data_root, reused):
     suite = load_suite("smoke")
