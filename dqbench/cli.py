@@ -165,12 +165,16 @@ def _print_plan(suite, out: Path, args) -> int:
 
     check_reuse(args.reuse)
     trials, done, folded = suite_progress(suite, out, _root(args), filters=args.filters, quick=args.quick)
-    rows = progress_rows(trials, done, folded)
+    todo = [t for t in trials if t.trial_id not in done or done[t.trial_id].get("status") != "ok"]
+    copies = reusable(todo, args.reuse, suite.name) if args.reuse else {}
+    rows = progress_rows(trials, done, folded, copied=set(copies))
     print(tabulate([[*r[:-1], duration(r.seconds_left)] for r in rows], headers=HEADERS, tablefmt="github"))
     ok, failed, left = (sum(getattr(r, f) for r in rows) for f in ("done", "failed", "to_run"))
     known = sum(r.seconds_left for r in rows if r.seconds_left is not None)
     unknown = sum(r.to_run for r in rows if r.seconds_left is None)
-    if unknown == left:
+    if left == len(copies):
+        pace = ""
+    elif unknown == left:
         pace = "; no time estimate yet: none of their datasets has a finished trial in this directory"
     else:
         pace = f"; about {duration(known) or '0 min'} of training one trial at a time at the pace of the finished " \
@@ -178,10 +182,8 @@ def _print_plan(suite, out: Path, args) -> int:
     print(f"suite {suite.name} in {out}: {ok} of {len(trials)} selected trials done, {failed} failed, {left} to run"
           + (pace if left else ""))
     if args.reuse:
-        todo = [t for t in trials if t.trial_id not in done]
-        copies = reusable(todo, args.reuse, suite.name)
-        print(f"--reuse: {len(copies)} of the {len(todo)} trials to run would be copied, not trained; "
-              f"{len(todo) - len(copies)} would be trained")
+        print(f"--reuse: {len(copies)} of the {left} trials to run would be copied, not trained (no training time "
+              f"counted for them); {left - len(copies)} would be trained")
     return 0
 
 

@@ -37,14 +37,17 @@ class Row(NamedTuple):
     seconds_left: float | None  # training time left one trial at a time; None where no pace is measured
 
 
-def progress_rows(trials, done: dict[str, dict], folded: set[str] | None = None) -> list[Row]:
+def progress_rows(trials, done: dict[str, dict], folded: set[str] | None = None,
+                  copied: set[str] | frozenset = frozenset()) -> list[Row]:
     """One row per dataset × arch × method × bits of ``trials``: trials done (ok), failed, to run, which seeds/folds
     are left, and the training time they would take one after another (seconds).
 
     ``done``: the run directory's records by trial id. A failed record counts as failed, not done (``--retry-failed``
     runs it again). ``folded``: the cross-validated dataset labels, whose left trials are named by fold (default:
     those with a selected trial past fold 0). The pace is that of the cell's finished records in the directory,
-    selected or not (so ``--seed 3`` is estimated from seeds 0–2), else the dataset's; None where neither has any."""
+    selected or not (so ``--seed 3`` is estimated from seeds 0–2), else the dataset's; None where neither has any.
+    ``copied``: ids of trials left that ``--reuse`` would copy rather than train; they count as to run but take no
+    training time."""
     cell_pace: dict[tuple, list] = defaultdict(list)
     dataset_pace: dict[str, list] = defaultdict(list)
     for record in done.values():
@@ -53,7 +56,7 @@ def progress_rows(trials, done: dict[str, dict], folded: set[str] | None = None)
         if record.get("status") == "ok" and seconds is not None and "dataset" in config:
             cell_pace[_key(config)].append(seconds)
             dataset_pace[config["dataset"]].append(seconds)
-    cells: dict[tuple, dict] = defaultdict(lambda: {"ok": 0, "failed": 0, "left": []})
+    cells: dict[tuple, dict] = defaultdict(lambda: {"ok": 0, "failed": 0, "left": [], "copied": 0})
     for t in trials:
         cell = cells[_key(t.config())]
         status = done.get(t.trial_id, {}).get("status")
@@ -62,13 +65,15 @@ def progress_rows(trials, done: dict[str, dict], folded: set[str] | None = None)
         else:
             cell["failed"] += status == "failed"
             cell["left"].append((t.seed, t.fold))
+            cell["copied"] += t.trial_id in copied
     if folded is None:
         folded = {t.dataset.label for t in trials if t.fold > 0}
     rows = []
     for key, cell in cells.items():
         pace = cell_pace[key] or dataset_pace[key[0]]
         left = len(cell["left"])
-        estimate = (sum(pace) / len(pace) * left if pace else None) if left else 0.0
+        trained = left - cell["copied"]
+        estimate = (sum(pace) / len(pace) * trained if pace else None) if trained else 0.0
         rows.append(Row(*key, cell["ok"], cell["failed"], left, _left(cell["left"], key[0] in folded), estimate))
     return rows
 

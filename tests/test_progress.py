@@ -42,6 +42,17 @@ def test_pace_counts_finished_trials_outside_the_selection():
     assert (row.done, row.to_run, row.seconds_left) == (0, 3, 3 * 20.0)
 
 
+def test_trials_to_be_copied_take_no_training_time():
+    trials = expand(load_suite("smoke"), {"synthetic": 3}, PICK)
+    qat8 = [t for t in trials if (t.method.label, t.bits) == ("qat", 8)]
+    done = {t.trial_id: _ok(t, 20.0) for t in qat8 if t.seed == 0}
+    left = [t for t in qat8 if t.seed == 1]
+    (row,) = progress_rows(qat8, done, copied={left[0].trial_id})  # as `--plan --reuse`: one would be copied
+    assert (row.done, row.to_run, row.seconds_left) == (3, 3, 2 * 20.0)
+    (row,) = progress_rows(qat8, done, copied={t.trial_id for t in left})
+    assert (row.to_run, row.seconds_left, duration(row.seconds_left)) == (3, 0.0, "")
+
+
 def _ok(trial, seconds: float) -> dict:
     return {"status": "ok", "config": trial.config(), "metrics": {"train_time_s": seconds}}
 
