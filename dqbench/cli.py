@@ -158,9 +158,11 @@ def cmd_run(args) -> int:
 
 
 def _print_plan(suite, out: Path, args) -> int:
+    from collections import Counter
+
     from tabulate import tabulate
 
-    from dqbench.progress import HEADERS, duration, progress_rows
+    from dqbench.progress import HEADERS, cell_key, duration, progress_rows
     from dqbench.runner import check_reuse, reusable, suite_progress
 
     check_reuse(args.reuse)
@@ -171,10 +173,11 @@ def _print_plan(suite, out: Path, args) -> int:
     print(tabulate([[*r[:-1], duration(r.seconds_left)] for r in rows], headers=HEADERS, tablefmt="github"))
     ok, failed, left = (sum(getattr(r, f) for r in rows) for f in ("done", "failed", "to_run"))
     known = sum(r.seconds_left for r in rows if r.seconds_left is not None)
-    unknown = sum(r.to_run for r in rows if r.seconds_left is None)
+    copied_per_cell = Counter(cell_key(t.config()) for t in todo if t.trial_id in copies)
+    unknown = sum(r.to_run - copied_per_cell[tuple(r[:4])] for r in rows if r.seconds_left is None)
     if left == len(copies):
         pace = ""
-    elif unknown == left:
+    elif unknown == left - len(copies):
         pace = "; no time estimate yet: none of their datasets has a finished trial in this directory"
     else:
         pace = f"; about {duration(known) or '0 min'} of training one trial at a time at the pace of the finished " \

@@ -54,11 +54,11 @@ def progress_rows(trials, done: dict[str, dict], folded: set[str] | None = None,
         seconds = record.get("metrics", {}).get("train_time_s")
         config = record.get("config") or {}
         if record.get("status") == "ok" and seconds is not None and "dataset" in config:
-            cell_pace[_key(config)].append(seconds)
+            cell_pace[cell_key(config)].append(seconds)
             dataset_pace[config["dataset"]].append(seconds)
     cells: dict[tuple, dict] = defaultdict(lambda: {"ok": 0, "failed": 0, "left": [], "copied": 0})
     for t in trials:
-        cell = cells[_key(t.config())]
+        cell = cells[cell_key(t.config())]
         status = done.get(t.trial_id, {}).get("status")
         if status == "ok":
             cell["ok"] += 1
@@ -78,7 +78,8 @@ def progress_rows(trials, done: dict[str, dict], folded: set[str] | None = None,
     return rows
 
 
-def _key(config: dict) -> tuple:
+def cell_key(config: dict) -> tuple:
+    """(dataset, arch, method, bits) of a trial configuration: the cell of a plan row."""
     return config["dataset"], config["arch"], config["method"], config["bits"]
 
 

@@ -1,6 +1,7 @@
 """run_suite: reusing finished trials from another run directory (`--reuse`), worker processes (`--jobs`)."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -144,3 +145,23 @@ def test_jobs_refused_for_latency_suites_and_below_one(tmp_path, data_root):
         _run(load_suite("latency"), tmp_path / "lat", data_root, jobs=2)
     with pytest.raises(DQBenchError, match="--jobs 0"):
         _run(load_suite("smoke"), tmp_path / "acc", data_root, jobs=0)
+
+
+def test_plan_with_reuse_does_not_count_copies_as_not_estimated(tmp_path, data_root, capsys):
+    # two datasets: "small" has a finished trial in the run directory (a pace), "other" has none there but one of
+    # its two trials would be copied from the first directory: only the other one is "not estimated"
+    smoke = Path(load_suite("smoke").path).read_text()
+    suite = tmp_path / "two.toml"
+    suite.write_text(smoke.replace('name = "smoke"', 'name = "two"').replace(
+        '[[archs]]', '[[datasets]]\nname = "synthetic"\nlabel = "other"\nnum_nodes = 200\nnum_features = 16\n'
+        'num_classes = 3\n\n[[archs]]', 1))
+    two = load_suite(str(suite))
+    first, out = tmp_path / "first", tmp_path / "second"
+    _run(two, first, data_root, filters={"dataset": ["other"], "arch": ["gcn"], "method": ["fp32"], "seed": [0]})
+    _run(two, out, data_root, filters={"dataset": ["synthetic"], "arch": ["gcn"], "method": ["fp32"], "seed": [0]})
+    args = ["run", str(suite), "--plan", "--out", str(out), "--cache", str(data_root.cache), "--arch", "gcn",
+            "--method", "fp32", "--reuse", str(first)]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "(1 trials not estimated: no finished trial of their dataset yet)" in printed
+    assert "--reuse: 1 of the 3 trials to run would be copied" in printed
