@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from dqbench.errors import DQBenchError
+from dqbench.fit import fit_frame, fit_markdown
 from dqbench.labels import fmt_bits, method_rank
 from dqbench.paired import fmt_interval, paired_columns, paired_diff, select
 from dqbench.plots import plot_accuracy, plot_gains
@@ -268,7 +269,7 @@ def _flatten(d: dict, prefix: str = "") -> dict:
 
 def write_report(run_dir: str | Path, out_dir: str | Path | None = None, command: str | None = None,
                  anchors: Path | None = DEFAULT_ANCHORS, max_replicates: int = MAX_REPLICATES) -> Path:
-    """Write report.md, summary.csv, gains.csv, latency.csv, accuracy.png and gains.png; returns the markdown
+    """Write report.md, summary.csv, gains.csv, fit.csv, latency.csv, accuracy.png and gains.png; returns the markdown
     path. ``max_replicates``: dataset × arch pairs with at most this many seeds/folds get a per-replicate table."""
     from tabulate import tabulate
 
@@ -319,6 +320,10 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None, command
     per_replicate = replicate_markdown(df, max_replicates)
     if per_replicate:
         body += "\n" + per_replicate + "\n"
+    fit = fit_markdown(df)
+    if fit:
+        body += "\n" + fit + "\n"
+        fit_frame(df).to_csv(out / "fit.csv", index=False)
     if not summary.empty:
         summary.to_csv(out / "summary.csv", index=False)
         df.to_csv(out / "trials.csv", index=False)
