@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dqbench.labels import fmt_bits, method_rank
-
-KEYS = ["dataset", "arch", "method", "bits"]
+from dqbench.labels import CELL_KEYS as KEYS
+from dqbench.labels import fmt_bits, fmt_mean_std, method_rank
 
 
 def fit_frame(df: pd.DataFrame) -> pd.DataFrame:
@@ -29,19 +28,14 @@ def fit_frame(df: pd.DataFrame) -> pd.DataFrame:
                            ascending=[True, True, True, True, False]).drop(columns="_order").reset_index(drop=True)
 
 
-def _ms(mean: float, std: float) -> str:
-    return f"{mean:.2f} ± " + ("–" if pd.isna(std) else f"{std:.2f}")
-
-
-def fit_markdown(df: pd.DataFrame) -> str:
-    """The report's fit section ("" without trials)."""
+def fit_markdown(fit: pd.DataFrame) -> str:
+    """The report's fit section from ``fit_frame``'s table ("" when it is empty)."""
     from tabulate import tabulate
 
-    fit = fit_frame(df)
     if fit.empty:
         return ""
-    rows = [[r.dataset, r.arch, r.method, fmt_bits(r.bits), _ms(r.train_mean, r.train_std),
-             _ms(r.val_mean, r.val_std), _ms(r.test_mean, r.test_std), f"{r.gap:+.2f}",
+    rows = [[r.dataset, r.arch, r.method, fmt_bits(r.bits), fmt_mean_std(r.train_mean, r.train_std),
+             fmt_mean_std(r.val_mean, r.val_std), fmt_mean_std(r.test_mean, r.test_std), f"{r.gap:+.2f}",
              "" if pd.isna(r.best_epoch) else f"{r.best_epoch:g}", str(int(r.n))] for r in fit.itertuples()]
     return ("## Fit: training, validation and test score (%), mean ± std\n\n"
             "Scores of the selected model (the epoch model selection kept). A quantized cell whose training score "

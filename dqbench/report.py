@@ -10,7 +10,8 @@ import pandas as pd
 
 from dqbench.errors import DQBenchError
 from dqbench.fit import fit_frame, fit_markdown
-from dqbench.labels import fmt_bits, method_rank
+from dqbench.labels import CELL_KEYS as KEYS
+from dqbench.labels import fmt_bits, fmt_mean_std, method_rank
 from dqbench.paired import fmt_interval, paired_columns, paired_diff, select
 from dqbench.plots import plot_accuracy, plot_gains
 from dqbench.records import read_records
@@ -18,7 +19,6 @@ from dqbench.replicates import MAX_REPLICATES, replicate_markdown
 from dqbench.store import RECORDS, RUN_INFO, RunStore
 from dqbench.variants import variant_frame, variant_rows
 
-KEYS = ["dataset", "arch", "method", "bits"]
 DEFAULT_ANCHORS = Path(__file__).resolve().parent.parent / "baselines" / "paper" / "anchors.csv"
 
 
@@ -121,12 +121,8 @@ def anchor_table(summary: pd.DataFrame, anchors_path: Path | None) -> pd.DataFra
     return both
 
 
-def _ms(mean: float, std: float) -> str:
-    return f"{mean:.2f} ± " + ("–" if pd.isna(std) else f"{std:.2f}")
-
-
 def _pm(mean: float, std: float, n: int) -> str:
-    return f"{_ms(mean, std)} ({n})"
+    return f"{fmt_mean_std(mean, std)} ({n})"
 
 
 def markdown_tables(summary: pd.DataFrame, gain: pd.DataFrame, failures: list[dict], latency: pd.DataFrame,
@@ -155,8 +151,8 @@ def markdown_tables(summary: pd.DataFrame, gain: pd.DataFrame, failures: list[di
               "\n\nMBitOPs/row: BitOPs of the dense layers per node (graph tasks: per node too), weight bits × "
               "input bits per multiply-accumulate; aggregation is not counted.")
     if not gain.empty:
-        rows = [[r.dataset, r.arch, fmt_bits(r.bits), _ms(r.mean_degree_quant, r.std_degree_quant),
-                 _ms(r.mean_qat, r.std_qat), f"{r.gain:+.2f}" + (f" (n={r.gain_n})" if r.gain_partial else ""),
+        rows = [[r.dataset, r.arch, fmt_bits(r.bits), fmt_mean_std(r.mean_degree_quant, r.std_degree_quant),
+                 fmt_mean_std(r.mean_qat, r.std_qat), f"{r.gain:+.2f}" + (f" (n={r.gain_n})" if r.gain_partial else ""),
                  fmt_interval(r.gain_lo, r.gain_hi),
                  f"{r.epoch_time_ratio:.2f}×" if pd.notna(r.epoch_time_ratio) else ""] for _, r in gain.iterrows()]
         parts.append("## Degree-Quant gain over naive QAT (points)\n\n" + tabulate(
@@ -175,7 +171,8 @@ def markdown_tables(summary: pd.DataFrame, gain: pd.DataFrame, failures: list[di
               "equal. Differences paired over the seeds/folds both ran, with Student-t 95% intervals.")
     if anchors is not None and not anchors.empty:
         rows = [[r.dataset, r.arch, r.method, fmt_bits(r.bits), _pm(r["mean"], r["std"], int(r["n"])),
-                 _ms(r.mean_anchor, r.std_anchor), f"{r['diff']:+.2f}", r.source] for _, r in anchors.iterrows()]
+                 fmt_mean_std(r.mean_anchor, r.std_anchor), f"{r['diff']:+.2f}", r.source]
+                for _, r in anchors.iterrows()]
         parts.append("## Against published figures\n\n" + tabulate(
             rows, headers=["dataset", "arch", "method", "bits", "ours", "published", "diff", "source"],
             tablefmt="github", disable_numparse=True))
@@ -320,10 +317,10 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None, command
     per_replicate = replicate_markdown(df, max_replicates)
     if per_replicate:
         body += "\n" + per_replicate + "\n"
-    fit = fit_markdown(df)
-    if fit:
-        body += "\n" + fit + "\n"
-        fit_frame(df).to_csv(out / "fit.csv", index=False)
+    fit = fit_frame(df)
+    if not fit.empty:
+        body += "\n" + fit_markdown(fit) + "\n"
+        fit.to_csv(out / "fit.csv", index=False)
     if not summary.empty:
         summary.to_csv(out / "summary.csv", index=False)
         df.to_csv(out / "trials.csv", index=False)

@@ -24,7 +24,7 @@ def test_underfitting_and_worse_generalization_read_apart():
     assert fit.loc[("degree_quant", 8), "train_mean"] == 94.0 and fit.loc[("degree_quant", 8), "gap"] == 7.0
     assert fit.loc[("degree_quant", 8), "train_std"] == 0.0
     assert fit.loc[("degree_quant", 4), "best_epoch"] == 50 and fit.loc[("fp32", 32), "n"] == 2
-    md = fit_markdown(df)
+    md = fit_markdown(fit_frame(df))
     assert md.startswith("## Fit") and "| reddit-binary | gin    | degree_quant | INT4   | 76.00 ± 1.41" in md
 
 
@@ -32,8 +32,9 @@ def test_one_trial_has_no_spread_and_no_trials_no_section():
     df = _cell("qat", 4, [60.0], [61.0], [59.0], dataset="mutag")
     fit = fit_frame(df)
     assert math.isnan(fit.loc[0, "test_std"])
-    assert "60.00 ± –" in fit_markdown(df) and "| +1.00 |" in fit_markdown(df)
-    assert fit_markdown(pd.DataFrame()) == "" and fit_frame(pd.DataFrame()).empty
+    md = fit_markdown(fit)
+    assert "60.00 ± –" in md and "| +1.00 |" in md
+    assert fit_frame(pd.DataFrame()).empty and fit_markdown(fit_frame(pd.DataFrame())) == ""
 
 
 def test_report_has_the_fit_section_and_csv(tmp_path):
