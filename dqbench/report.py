@@ -50,6 +50,7 @@ def accuracy_frame(records: list[dict]) -> pd.DataFrame:
             "seed": c["seed"], "fold": c["fold"], "test": 100 * m["test"], "val": 100 * m["val"],
             "train": 100 * m["train"], "avg_bits": m.get("avg_bits"), "model_size_bytes": m.get("model_size_bytes"),
             "bitops": m.get("bitops"), "epoch_time_s": m.get("epoch_time_s"), "best_epoch": m.get("best_epoch"),
+            "train_settings": _kv(c.get("train", {})),
         })
     return pd.DataFrame(rows)
 
@@ -168,7 +169,9 @@ def markdown_tables(summary: pd.DataFrame, gain: pd.DataFrame, failures: list[di
                                              "− qat [95% CI]"], tablefmt="github", disable_numparse=True)
             + "\n\nA variant is a suite entry with a `label` (e.g. `dq_clip_only`: `degree_quant` with settings); "
               "its default is the entry of the same dataset, arch or method without a label, everything else "
-              "equal. Differences paired over the seeds/folds both ran, with Student-t 95% intervals.")
+              "equal. − qat: against naive QAT at the same bit width; where the run has a QAT entry trained with the "
+              "variant's own settings (learning rate, weight decay, ...), against that one, named in the cell. "
+              "Differences paired over the seeds/folds both ran, with Student-t 95% intervals.")
     if anchors is not None and not anchors.empty:
         rows = [[r.dataset, r.arch, r.method, fmt_bits(r.bits), _pm(r["mean"], r["std"], int(r["n"])),
                  fmt_mean_std(r.mean_anchor, r.std_anchor), f"{r['diff']:+.2f}", r.source]

@@ -1,6 +1,8 @@
 """Variants (suite entries with a ``label``: Degree-Quant with one part switched off, GIN with more dropout, Cora
 with normalized features) against their own entry without a label, everything else equal; method variants also
-against naive QAT at the same bit width. Differences are paired over seeds/folds."""
+against naive QAT at the same bit width, trained with the same settings where the run has such a QAT entry (a
+Degree-Quant variant with another learning rate against QAT at that learning rate). Differences are paired over
+seeds/folds."""
 
 from __future__ import annotations
 
@@ -31,7 +33,10 @@ def variant_frame(df: pd.DataFrame) -> pd.DataFrame:
         if axis is not None:
             refs.append(("base", {**key, axis: g[f"{axis}_name"].iloc[0]}))
         if (axis or "method") == "method" and g["method_name"].iloc[0] not in ("fp32", REFERENCE):
-            refs.append(("qat", {**key, "method": REFERENCE}))
+            qat = _qat_reference(df, key, g)
+            refs.append(("qat", {**key, "method": qat}))
+            if qat != REFERENCE:
+                row["qat_ref"] = qat
         for name, ref in refs:
             d = paired_diff(g, select(df, **ref))
             if d.n:
@@ -40,6 +45,18 @@ def variant_frame(df: pd.DataFrame) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame()
     return pd.DataFrame(rows).sort_values(["dataset", "arch", "bits"], ascending=[True, True, False], kind="stable")
+
+
+def _qat_reference(df: pd.DataFrame, key: dict, cell: pd.DataFrame) -> str:
+    """The QAT entry (plain ``qat`` first, then labelled ones) of the same dataset, arch and bits whose training
+    settings equal the cell's; plain ``qat`` when none does or the run has no settings column."""
+    if "train_settings" not in df:
+        return REFERENCE
+    settings = set(cell["train_settings"])
+    peers = df[(df["dataset"] == key["dataset"]) & (df["arch"] == key["arch"]) & (df["bits"] == key["bits"])
+               & (df["method_name"] == REFERENCE)]
+    same = [m for m, p in peers.groupby("method", sort=False) if set(p["train_settings"]) == settings]
+    return REFERENCE if not same or REFERENCE in same else same[0]
 
 
 def variant_rows(variants: pd.DataFrame) -> list[list[str]]:
@@ -52,6 +69,11 @@ def variant_rows(variants: pd.DataFrame) -> list[list[str]]:
             return ""
         return f"{v:+.2f} {fmt_interval(r[f'vs_{name}_lo'], r[f'vs_{name}_hi'])}".strip()
 
+    def against_qat(r):
+        ref = r.get("qat_ref")
+        text = diff(r, "qat")
+        return f"{text} (`{ref}`)" if text and isinstance(ref, str) else text
+
     return [[r["dataset"], r["arch"], r["method"], fmt_bits(r["bits"]),
              f"{r['mean']:.2f} ± " + ("–" if pd.isna(r["std"]) else f"{r['std']:.2f}") + f" ({r['n']})",
-             diff(r, "base"), diff(r, "qat")] for r in variants.to_dict("records")]
+             diff(r, "base"), against_qat(r)] for r in variants.to_dict("records")]

@@ -48,3 +48,24 @@ def test_variant_without_its_default_in_the_run():
     r = variant_frame(df).iloc[0]
     assert r["vs_qat"] == pytest.approx(5.0) and pd.isna(r["vs_qat_lo"])  # n = 1: no interval
     assert "vs_base" not in r or pd.isna(r["vs_base"])
+
+
+def test_variant_with_other_training_settings_against_qat_trained_alike():
+    lr = lambda rows, v: rows.assign(train_settings=f"lr={v}")  # noqa: E731
+    df = pd.concat([lr(_rows("qat", "qat", 8, [70.0, 71.0]), 0.005),
+                    lr(_rows("qat_lr0.001", "qat", 8, [74.0, 75.0]), 0.001),
+                    lr(_rows("degree_quant", "degree_quant", 8, [69.0, 70.0]), 0.005),
+                    lr(_rows("dq_lr0.001", "degree_quant", 8, [75.0, 75.0]), 0.001)])
+    v = variant_frame(df).set_index("method")
+    assert v.loc["dq_lr0.001", "vs_qat"] == pytest.approx(0.5)  # against qat_lr0.001, not plain qat (+4.5)
+    assert v.loc["degree_quant", "vs_qat"] == pytest.approx(-1.0) and pd.isna(v.loc["degree_quant", "qat_ref"])
+    rows = {r[2]: r for r in variant_rows(variant_frame(df))}
+    assert rows["dq_lr0.001"][6].endswith("(`qat_lr0.001`)") and "`" not in rows["degree_quant"][6]
+
+
+def test_variant_falls_back_to_plain_qat_when_no_qat_was_trained_alike():
+    df = pd.concat([_rows("qat", "qat", 4, [60.0, 62.0]).assign(train_settings="lr=0.05"),
+                    _rows("degree_quant", "degree_quant", 4, [80.0, 81.0]).assign(train_settings="lr=0.001"),
+                    _rows("dq_ema", "degree_quant", 4, [85.0, 86.0]).assign(train_settings="lr=0.001")])
+    v = variant_frame(df).set_index("method")
+    assert v.loc["dq_ema", "vs_qat"] == pytest.approx(24.5) and "qat_ref" not in v
