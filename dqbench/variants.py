@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import pandas as pd
 
+from dqbench.labels import CELL_KEYS as CELL
+from dqbench.labels import fmt_bits, fmt_mean_std
 from dqbench.paired import fmt_interval, paired_diff, select
 
 REFERENCE = "qat"
 AXES = ("dataset", "arch", "method")
-CELL = ["dataset", "arch", "method", "bits"]
 
 
 def variant_frame(df: pd.DataFrame) -> pd.DataFrame:
@@ -53,15 +54,13 @@ def _qat_reference(df: pd.DataFrame, key: dict, cell: pd.DataFrame) -> str:
     if "train_settings" not in df:
         return REFERENCE
     settings = set(cell["train_settings"])
-    peers = df[(df["dataset"] == key["dataset"]) & (df["arch"] == key["arch"]) & (df["bits"] == key["bits"])
-               & (df["method_name"] == REFERENCE)]
+    peers = select(df, dataset=key["dataset"], arch=key["arch"], bits=key["bits"], method_name=REFERENCE)
     same = [m for m, p in peers.groupby("method", sort=False) if set(p["train_settings"]) == settings]
     return REFERENCE if not same or REFERENCE in same else same[0]
 
 
 def variant_rows(variants: pd.DataFrame) -> list[list[str]]:
     """Markdown rows: dataset, arch, method, bits label, test, − its default [CI], − qat [CI]."""
-    from dqbench.labels import fmt_bits
 
     def diff(r, name):
         v = r.get(f"vs_{name}")
@@ -75,5 +74,5 @@ def variant_rows(variants: pd.DataFrame) -> list[list[str]]:
         return f"{text} (`{ref}`)" if text and isinstance(ref, str) else text
 
     return [[r["dataset"], r["arch"], r["method"], fmt_bits(r["bits"]),
-             f"{r['mean']:.2f} ± " + ("–" if pd.isna(r["std"]) else f"{r['std']:.2f}") + f" ({r['n']})",
+             f"{fmt_mean_std(r['mean'], r['std'])} ({r['n']})",
              diff(r, "base"), against_qat(r)] for r in variants.to_dict("records")]
