@@ -23,3 +23,8 @@ def fmt_bits(bits: int) -> str:
 def fmt_mean_std(mean: float, std: float | None) -> str:
     """72.123, 1.834 -> "72.12 ± 1.83"; an undefined std (n = 1: NaN) -> "72.12 ± –", never a spread of 0."""
     return f"{mean:.2f} ± " + ("–" if std is None or math.isnan(std) else f"{std:.2f}")
+
+
+def fmt_mean_std_n(mean: float, std: float | None, n: int) -> str:
+    """72.123, 1.834, 10 -> "72.12 ± 1.83 (10)": a table cell with its number of seeds/folds."""
+    return f"{fmt_mean_std(mean, std)} ({int(n)})"

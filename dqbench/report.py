@@ -11,7 +11,7 @@ import pandas as pd
 from dqbench.errors import DQBenchError
 from dqbench.fit import fit_frame, fit_markdown
 from dqbench.labels import CELL_KEYS as KEYS
-from dqbench.labels import fmt_bits, fmt_mean_std, method_rank
+from dqbench.labels import fmt_bits, fmt_mean_std, fmt_mean_std_n, method_rank
 from dqbench.paired import fmt_interval, paired_columns, paired_diff, select
 from dqbench.plots import plot_accuracy, plot_gains
 from dqbench.records import read_records
@@ -122,10 +122,6 @@ def anchor_table(summary: pd.DataFrame, anchors_path: Path | None) -> pd.DataFra
     return both
 
 
-def _pm(mean: float, std: float, n: int) -> str:
-    return f"{fmt_mean_std(mean, std)} ({n})"
-
-
 def markdown_tables(summary: pd.DataFrame, gain: pd.DataFrame, failures: list[dict], latency: pd.DataFrame,
                     anchors: pd.DataFrame | None = None, metric_name: str = "test score (%)",
                     variants: pd.DataFrame | None = None) -> str:
@@ -133,7 +129,7 @@ def markdown_tables(summary: pd.DataFrame, gain: pd.DataFrame, failures: list[di
 
     parts = []
     if not summary.empty:
-        rows = [[r.dataset, r.arch, r.method, fmt_bits(r.bits), _pm(r["mean"], r["std"], int(r["n"])),
+        rows = [[r.dataset, r.arch, r.method, fmt_bits(r.bits), fmt_mean_std_n(r["mean"], r["std"], r["n"]),
                  "" if r.method == "fp32" or math.isnan(r.delta_fp32) else f"{r.delta_fp32:+.2f}"
                  + (f" (n={r.delta_n})" if r.delta_partial else ""),
                  fmt_interval(r.delta_lo, r.delta_hi),
@@ -173,7 +169,7 @@ def markdown_tables(summary: pd.DataFrame, gain: pd.DataFrame, failures: list[di
               "variant's own settings (learning rate, weight decay, ...), against that one, named in the cell. "
               "Differences paired over the seeds/folds both ran, with Student-t 95% intervals.")
     if anchors is not None and not anchors.empty:
-        rows = [[r.dataset, r.arch, r.method, fmt_bits(r.bits), _pm(r["mean"], r["std"], int(r["n"])),
+        rows = [[r.dataset, r.arch, r.method, fmt_bits(r.bits), fmt_mean_std_n(r["mean"], r["std"], r["n"]),
                  fmt_mean_std(r.mean_anchor, r.std_anchor), f"{r['diff']:+.2f}", r.source]
                 for _, r in anchors.iterrows()]
         parts.append("## Against published figures\n\n" + tabulate(

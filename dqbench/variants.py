@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from dqbench.labels import CELL_KEYS as CELL
-from dqbench.labels import fmt_bits, fmt_mean_std
+from dqbench.labels import fmt_bits, fmt_mean_std_n
 from dqbench.paired import fmt_interval, paired_diff, select
 
 REFERENCE = "qat"
@@ -74,5 +74,5 @@ def variant_rows(variants: pd.DataFrame) -> list[list[str]]:
         return f"{text} (`{ref}`)" if text and isinstance(ref, str) else text
 
     return [[r["dataset"], r["arch"], r["method"], fmt_bits(r["bits"]),
-             f"{fmt_mean_std(r['mean'], r['std'])} ({r['n']})",
+             fmt_mean_std_n(r["mean"], r["std"], r["n"]),
              diff(r, "base"), against_qat(r)] for r in variants.to_dict("records")]
