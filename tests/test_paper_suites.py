@@ -32,6 +32,7 @@ def test_suite_validates(name):
     ("cora_gin_dropout", "cora", 2, ["--arch", "gin_dropout0.8", "--method", "degree_quant"]),  # INT8 and INT4
     ("citeseer_gin_dropout", "citeseer", 2, ["--arch", "gin_dropout0.8", "--method", "degree_quant"]),
     ("reddit_short", "reddit-binary", 1, ["--method", "degree_quant", "--bits", "4"]),  # ~10 s per epoch
+    ("reddit_degree_features", "reddit-binary_standardized", 1, ["--method", "degree_quant"]),  # the authors' features
     ("molhiv_gin_int8", "ogbg-molhiv", 1, ["--method", "dq_lr0.001", "--seed", "0"]),  # ~10 s per epoch
 ])
 def test_quick_piece_runs(name, dataset, expected, extra, tmp_path, data_root, real_root):
