@@ -69,3 +69,14 @@ def test_variant_falls_back_to_plain_qat_when_no_qat_was_trained_alike():
                     _rows("dq_ema", "degree_quant", 4, [85.0, 86.0]).assign(train_settings="lr=0.001")])
     v = variant_frame(df).set_index("method")
     assert v.loc["dq_ema", "vs_qat"] == pytest.approx(24.5) and "qat_ref" not in v
+
+
+def test_labelled_method_on_a_dataset_variant_against_the_default_dataset_and_its_own_qat():
+    df = pd.concat([_rows("qat", "qat", 4, [60.0, 62.0]), _rows("dq_ema", "degree_quant", 4, [80.0, 82.0]),
+                    _rows("qat", "qat", 4, [50.0, 52.0], dataset="cora_std"),
+                    _rows("dq_ema", "degree_quant", 4, [78.0, 81.0], dataset="cora_std")])
+    v = variant_frame(df)
+    both = v[(v["dataset"] == "cora_std") & (v["method"] == "dq_ema")].iloc[0]
+    assert both["varies"] == "dataset" and both["vs_base"] == pytest.approx(-1.5)  # against dq_ema on cora
+    assert both["vs_qat"] == pytest.approx(28.5)  # against qat on cora_std, not on cora
+    assert pd.isna(v[(v["dataset"] == "cora_std") & (v["method"] == "qat")].iloc[0].get("vs_qat"))
