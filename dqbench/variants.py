@@ -19,8 +19,8 @@ AXES = ("dataset", "arch", "method")
 def variant_frame(df: pd.DataFrame) -> pd.DataFrame:
     """One row per cell with a labelled variant: which axis varies, mean ± std, and the paired difference (mean,
     95% interval) to its default entry (``vs_base``) and, for methods (labelled ones also where the dataset or arch
-    varies too), to ``qat`` (``vs_qat``). Method cells whose
-    method has variants also get a row (their ``vs_qat`` only). Empty when the run has no labelled variants."""
+    varies too), to ``qat`` (``vs_qat``). Method cells whose method has variants also get a row (their ``vs_qat``
+    only). Empty when the run has no labelled variants."""
     if df.empty or not any(f"{a}_name" in df and (df[a] != df[f"{a}_name"]).any() for a in AXES):
         return pd.DataFrame()
     varied = {a: set(df.loc[df[a] != df[f"{a}_name"], f"{a}_name"]) for a in AXES if f"{a}_name" in df}
@@ -34,7 +34,7 @@ def variant_frame(df: pd.DataFrame) -> pd.DataFrame:
         refs = []
         if axis is not None:
             refs.append(("base", {**key, axis: g[f"{axis}_name"].iloc[0]}))
-        method_varies = axis in (None, "method") or g["method"].iloc[0] != g["method_name"].iloc[0]
+        method_varies = axis is None or g["method"].iloc[0] != g["method_name"].iloc[0]  # axis "method" implies it
         if method_varies and g["method_name"].iloc[0] not in ("fp32", REFERENCE):
             qat = _qat_reference(df, key, g)
             refs.append(("qat", {**key, "method": qat}))
