@@ -27,15 +27,15 @@ def variant_frame(df: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for key, g in df.groupby(CELL, sort=False):
         key = dict(zip(CELL, key))
-        axis = next((a for a in AXES if g[a].iloc[0] != g[f"{a}_name"].iloc[0]), None)
+        labelled = [a for a in AXES if g[a].iloc[0] != g[f"{a}_name"].iloc[0]]
+        axis = labelled[0] if labelled else None
         if axis is None and key["method"] not in varied.get("method", ()) - {"fp32", REFERENCE}:
             continue
         row = {**key, "varies": axis or "method", "mean": g["test"].mean(), "std": g["test"].std(), "n": len(g)}
         refs = []
         if axis is not None:
             refs.append(("base", {**key, axis: g[f"{axis}_name"].iloc[0]}))
-        method_varies = axis is None or g["method"].iloc[0] != g["method_name"].iloc[0]  # axis "method" implies it
-        if method_varies and g["method_name"].iloc[0] not in ("fp32", REFERENCE):
+        if (axis is None or "method" in labelled) and g["method_name"].iloc[0] not in ("fp32", REFERENCE):
             qat = _qat_reference(df, key, g)
             refs.append(("qat", {**key, "method": qat}))
             if qat != REFERENCE:
