@@ -2,7 +2,7 @@
 
 Naive QAT tracks ranges with a slow moving average; when activations grow faster than their ranges follow, values
 pile up at the range ends (saturate), and with a straight-through backward nothing pulls them back. ``trace_trial``
-trains one suite trial for a few steps exactly as ``dqbench run`` would start it, and records per step and per
+runs one suite trial's first N optimizer steps exactly as ``dqbench run`` trains it, and records per step and per
 activation quantization point the fraction of (unprotected) elements outside the representable range, the
 batch's largest magnitude against the range's, plus the loss, the spread of the model's outputs and the gradient
 norm. ``dqbench trace SUITE [filters] --steps N`` writes it as CSV and prints the last step.
@@ -10,7 +10,6 @@ norm. ``dqbench trace SUITE [filters] --steps N`` writes it as CSV and prints th
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
 import pandas as pd
@@ -59,54 +58,58 @@ def saturation(x: torch.Tensor, quantizer: FakeQuantize, protect: torch.Tensor |
     return outside, levels, float(x.abs().max()), max(abs(lo), abs(hi))
 
 
-def _batches(task):
-    """An endless stream of the training task's batches (graph tasks) or of its whole graph (node tasks), with the
-    mask of rows that count in the loss (None: all)."""
-    if hasattr(task, "train_loader"):
-        return ((b, None) for _ in itertools.count() for b in task.train_loader)
-    return itertools.repeat((task.data, task.masks["train"]))
+class _Done(Exception):
+    """Raised from the step hook once the trace has its steps: ends ``fit`` there."""
 
 
 def trace_trial(trial, dataset, steps: int, every: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train ``trial`` (a TrialSpec) on ``dataset`` for ``steps`` optimizer steps; returns (points, steps) frames
     with ``POINT_COLUMNS`` and ``STEP_COLUMNS``. The points are recorded at every ``every``-th step and the last
-    (measuring them costs more than the step itself on large graphs)."""
+    (measuring them costs more than the step itself on large graphs). The steps are ``dqbench run``'s own: the
+    trial's ``fit``, with its learning-rate schedule and per-epoch validation, stopped after ``steps`` (or where
+    the trial stops early)."""
     from dqbench.runner import build_method, build_model
-    from dqbench.train import make_task, seed_everything
+    from dqbench.train import fit, seed_everything
 
     if steps < 1 or every < 1:
         raise DQBenchError(f"--steps and --every must be at least 1, got {steps} and {every}")
     seed_everything(trial.seed)  # the order of dqbench run (runner._accuracy_trial, then train.fit)
     model = build_model(trial, dataset)
     method = build_method(trial)
-    batches = _batches(make_task(dataset, dataset.split(trial.fold), method, trial.train, trial.seed))
-    model = method.prepare(model)
-    recorders = {}
-    for p in model.quant_points():
-        q = model.get_quantizer(p.path, p.role)
-        if p.kind != "param" and isinstance(q, FakeQuantize):
-            recorders[f"{p.path}:{p.role}"] = rec = _Recorder(q)
-            model.set_quantizer(p.path, p.role, rec)
-    if not recorders:
-        raise DQBenchError(f"method '{trial.method.label}' puts no activation quantizer in the model; "
-                           "trace a quantized method")
-    opt = torch.optim.Adam(model.parameters(), lr=trial.train["lr"], weight_decay=trial.train["weight_decay"])
+    recorders: dict[str, _Recorder] = {}
     points, rows = [], []
-    model.train()
-    for step, (batch, mask) in zip(range(steps), batches):
+
+    def activate(step: int):
         for rec in recorders.values():
             rec.last, rec.active = None, step % every == 0 or step == steps - 1
-        opt.zero_grad()
-        out = model(batch)
-        sel = out if mask is None else out[mask]
-        loss = dataset.loss(sel, batch.y if mask is None else batch.y[mask])
-        loss.backward()
+
+    def on_prepared(model):
+        for p in model.quant_points():
+            q = model.get_quantizer(p.path, p.role)
+            if p.kind != "param" and isinstance(q, FakeQuantize):
+                recorders[f"{p.path}:{p.role}"] = rec = _Recorder(q)
+                model.set_quantizer(p.path, p.role, rec)
+        if not recorders:
+            raise DQBenchError(f"method '{trial.method.label}' puts no activation quantizer in the model; "
+                               "trace a quantized method")
+        activate(0)
+
+    def on_step(model, out, loss):
+        step = len(rows)
         grad = torch.cat([p.grad.reshape(-1) for p in model.parameters() if p.grad is not None])
-        opt.step()
-        logits = sel.detach()
+        logits = out.detach()
         rows.append([step, float(loss.detach()), float(logits.std()) if logits.numel() > 1 else 0.0,
                      int(torch.unique(logits, dim=0).size(0)), float(grad.norm())])
-        points += [[step, name, *rec.last] for name, rec in recorders.items() if rec.last is not None]
+        points.extend([step, name, *rec.last] for name, rec in recorders.items() if rec.last is not None)
+        if step + 1 == steps:
+            raise _Done
+        activate(step + 1)
+
+    try:
+        fit(model, dataset, dataset.split(trial.fold), method, trial.train, trial.seed,
+            on_step=on_step, on_prepared=on_prepared)
+    except _Done:
+        pass
     return pd.DataFrame(points, columns=POINT_COLUMNS), pd.DataFrame(rows, columns=STEP_COLUMNS)
 
 

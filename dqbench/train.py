@@ -10,6 +10,8 @@ import torch
 
 from dqbench.suite import FP32_BITS
 
+StepHook = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], None]
+
 
 def seed_everything(seed: int) -> torch.Generator:
     import random
@@ -30,7 +32,7 @@ class _NodeTask:
         self.data = method.transform(copy.copy(split.data))
         self.masks = {"train": split.train, "val": split.val, "test": split.test}
 
-    def train_epoch(self, model, opt) -> float:
+    def train_epoch(self, model, opt, on_step: StepHook | None = None) -> float:
         model.train()
         opt.zero_grad()
         out = model(self.data)
@@ -38,6 +40,8 @@ class _NodeTask:
         loss = self.dataset.loss(out[mask], self.data.y[mask])
         loss.backward()
         opt.step()
+        if on_step is not None:
+            on_step(model, out[mask], loss)
         return float(loss.detach())
 
     @torch.no_grad()
@@ -67,14 +71,17 @@ class _GraphTask:
         self.train_loader = DataLoader(self.graphs["train"], batch_size=batch_size, shuffle=True, generator=generator)
         self.eval_loaders = {k: DataLoader(v, batch_size=max(batch_size, 256)) for k, v in self.graphs.items()}
 
-    def train_epoch(self, model, opt) -> float:
+    def train_epoch(self, model, opt, on_step: StepHook | None = None) -> float:
         model.train()
         total, count = 0.0, 0
         for batch in self.train_loader:
             opt.zero_grad()
-            loss = self.dataset.loss(model(batch), batch.y)
+            out = model(batch)
+            loss = self.dataset.loss(out, batch.y)
             loss.backward()
             opt.step()
+            if on_step is not None:
+                on_step(model, out, loss)
             total += float(loss.detach()) * batch.num_graphs
             count += batch.num_graphs
         return total / max(count, 1)
@@ -106,10 +113,15 @@ def make_task(dataset, split, method, train: dict, seed: int):
 
 
 def fit(model, dataset, split, method, train: dict, seed: int,
-        on_epoch: Callable[[int, dict], None] | None = None) -> dict:
-    """Train with model selection on the validation split; returns the record's metrics."""
+        on_epoch: Callable[[int, dict], None] | None = None, on_step: StepHook | None = None,
+        on_prepared: Callable[[torch.nn.Module], None] | None = None) -> dict:
+    """Train with model selection on the validation split; returns the record's metrics. Hooks (for
+    ``dqbench trace``): ``on_prepared(model)`` once the method has filled in its quantizers, ``on_step(model,
+    outputs, loss)`` after each optimizer step (outputs: the rows that count in the loss)."""
     task = make_task(dataset, split, method, train, seed)
     model = method.prepare(model)
+    if on_prepared is not None:
+        on_prepared(model)
     opt = torch.optim.Adam(model.parameters(), lr=train["lr"], weight_decay=train["weight_decay"])
     sched = (torch.optim.lr_scheduler.StepLR(opt, train["lr_decay_step"], train["lr_decay_factor"])
              if train["lr_decay_step"] > 0 else None)
@@ -119,7 +131,7 @@ def fit(model, dataset, split, method, train: dict, seed: int,
     start = time.perf_counter()
     for epoch in range(train["epochs"]):
         t0 = time.perf_counter()
-        loss = task.train_epoch(model, opt)
+        loss = task.train_epoch(model, opt, on_step)
         epoch_times.append(time.perf_counter() - t0)
         if sched is not None:
             sched.step()

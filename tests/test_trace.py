@@ -60,26 +60,75 @@ def test_first_step_never_saturates_under_momentum_ranges(data_root):
     assert points["levels_used"].between(0, 1).all() and (points["levels_used"] > 0).all()
 
 
+GRAPH_SUITE = """
+name = "graphs"
+seeds = [0]
+[train]
+epochs = 3
+lr = 0.02
+batch_size = 8
+lr_decay_step = 1
+lr_decay_factor = 0.1
+select = "val_loss"
+[[datasets]]
+name = "synthetic-graphs"
+num_graphs = 90
+[[archs]]
+name = "gin"
+hidden = 16
+layers = 2
+[[methods]]
+name = "degree_quant"
+bits = 4
+"""
+
+
+def _run_step_losses(trial, dataset, monkeypatch) -> list[float]:
+    """The loss of every optimizer step of the trial as ``dqbench run`` trains it."""
+    import dqbench.train
+    from dqbench.runner import _accuracy_trial
+
+    losses, fit = [], dqbench.train.fit
+
+    def spy(*args, **kwargs):
+        return fit(*args, on_step=lambda model, out, loss: losses.append(float(loss)), **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(dqbench.train, "fit", spy)
+        _accuracy_trial(trial, dataset, type("Bar", (), {"set_postfix_str": lambda *a, **k: None})())
+    return losses
+
+
 @pytest.mark.parametrize("method", ["qat", "degree_quant"])
 def test_trace_trains_exactly_as_dqbench_run(data_root, monkeypatch, method):
     """A node task's step is fit's epoch: the traced losses are the run's training losses, to the bit."""
     import dataclasses
 
-    import dqbench.train
-    from dqbench.runner import _accuracy_trial, _Datasets
+    from dqbench.runner import _Datasets
 
     trial = _trial(arch="gin", method=method, bits=4)
     trial = dataclasses.replace(trial, train={**trial.train, "epochs": 4})
     dataset = _Datasets(data_root).get(trial.dataset, 0)
-    losses, fit = [], dqbench.train.fit
-
-    def spy(*args, on_epoch=None, **kwargs):
-        return fit(*args, on_epoch=lambda e, info: (losses.append(info["loss"]), on_epoch(e, info)), **kwargs)
-
-    monkeypatch.setattr(dqbench.train, "fit", spy)
-    _accuracy_trial(trial, dataset, type("Bar", (), {"set_postfix_str": lambda *a, **k: None})())
+    losses = _run_step_losses(trial, dataset, monkeypatch)
     _, steps = trace_trial(trial, dataset, steps=4)
     assert len(losses) == 4 and list(steps["loss"]) == losses
+
+
+def test_trace_over_several_epochs_follows_the_run_schedule_and_validation(tmp_path, data_root, monkeypatch):
+    """Graph task, 3 epochs of mini-batches with the learning rate cut 10x after each: the trace's steps are the
+    run's, to the bit, across the epoch boundaries (where the run validates and decays the learning rate)."""
+    from dqbench.runner import _Datasets
+
+    (tmp_path / "graphs.toml").write_text(GRAPH_SUITE)
+    trial = expand(load_suite(str(tmp_path / "graphs.toml")), {"synthetic-graphs": 3})[0]
+    dataset = _Datasets(data_root).get(trial.dataset, 0)
+    losses = _run_step_losses(trial, dataset, monkeypatch)
+    per_epoch = len(losses) // 3
+    assert per_epoch >= 2 and len(losses) == 3 * per_epoch
+    _, steps = trace_trial(trial, dataset, steps=len(losses))
+    assert list(steps["loss"]) == losses
+    _, part = trace_trial(trial, dataset, steps=per_epoch + 1)  # stops one step into the second epoch
+    assert list(part["loss"]) == losses[:per_epoch + 1]
 
 
 def test_every_records_points_at_those_steps_and_the_last(data_root):
