@@ -235,7 +235,8 @@ def build_model(trial: TrialSpec, dataset):
                                       task=dataset.task, **trial.arch.kwargs)
 
 
-def _accuracy_trial(trial: TrialSpec, dataset, bar) -> dict:
+def _accuracy_trial(trial: TrialSpec, dataset, bar=None, **hooks) -> dict:
+    """Seed, build and ``fit`` one trial; ``hooks`` (``on_step``, ``on_prepared``) go to ``fit`` (``dqbench trace``)."""
     from dqbench.train import fit, seed_everything
 
     seed_everything(trial.seed)
@@ -247,7 +248,7 @@ def _accuracy_trial(trial: TrialSpec, dataset, bar) -> dict:
     def on_epoch(epoch, info):
         bar.set_postfix_str(f"epoch {epoch + 1}/{epochs} loss {info['loss']:.3f} val {info['val']:.3f}", refresh=False)
 
-    return fit(model, dataset, split, method, trial.train, trial.seed, on_epoch=on_epoch)
+    return fit(model, dataset, split, method, trial.train, trial.seed, on_epoch=on_epoch if bar else None, **hooks)
 
 
 def _latency_trial(trial: TrialSpec, suite: SuiteSpec, dataset) -> dict:

@@ -66,16 +66,12 @@ def trace_trial(trial, dataset, steps: int, every: int = 1) -> tuple[pd.DataFram
     """Train ``trial`` (a TrialSpec) on ``dataset`` for ``steps`` optimizer steps; returns (points, steps) frames
     with ``POINT_COLUMNS`` and ``STEP_COLUMNS``. The points are recorded at every ``every``-th step and the last
     (measuring them costs more than the step itself on large graphs). The steps are ``dqbench run``'s own: the
-    trial's ``fit``, with its learning-rate schedule and per-epoch validation, stopped after ``steps`` (or where
-    the trial stops early)."""
-    from dqbench.runner import build_method, build_model
-    from dqbench.train import fit, seed_everything
+    runner's trial (seeding, model, ``fit`` with its learning-rate schedule and per-epoch validation), stopped
+    after ``steps`` (or where the trial stops early)."""
+    from dqbench.runner import _accuracy_trial
 
     if steps < 1 or every < 1:
         raise DQBenchError(f"--steps and --every must be at least 1, got {steps} and {every}")
-    seed_everything(trial.seed)  # the order of dqbench run (runner._accuracy_trial, then train.fit)
-    model = build_model(trial, dataset)
-    method = build_method(trial)
     recorders: dict[str, _Recorder] = {}
     points, rows = [], []
 
@@ -106,8 +102,7 @@ def trace_trial(trial, dataset, steps: int, every: int = 1) -> tuple[pd.DataFram
         activate(step + 1)
 
     try:
-        fit(model, dataset, dataset.split(trial.fold), method, trial.train, trial.seed,
-            on_step=on_step, on_prepared=on_prepared)
+        _accuracy_trial(trial, dataset, on_step=on_step, on_prepared=on_prepared)
     except _Done:
         pass
     return pd.DataFrame(points, columns=POINT_COLUMNS), pd.DataFrame(rows, columns=STEP_COLUMNS)

@@ -35,13 +35,13 @@ class _NodeTask:
     def train_epoch(self, model, opt, on_step: StepHook | None = None) -> float:
         model.train()
         opt.zero_grad()
-        out = model(self.data)
         mask = self.masks["train"]
-        loss = self.dataset.loss(out[mask], self.data.y[mask])
+        out = model(self.data)[mask]
+        loss = self.dataset.loss(out, self.data.y[mask])
         loss.backward()
         opt.step()
         if on_step is not None:
-            on_step(model, out[mask], loss)
+            on_step(model, out, loss)
         return float(loss.detach())
 
     @torch.no_grad()

@@ -13,9 +13,8 @@ import torch
 from torch import nn
 
 from dqbench.datasets.paths import resolve_root
-from dqbench.runner import _Datasets, build_method, build_model, plan_trials
+from dqbench.runner import _accuracy_trial, _Datasets, plan_trials
 from dqbench.suite import load_suite
-from dqbench.train import fit, seed_everything
 
 LARGE = 20.0  # the no-mask trace's layer-1 aggregation range stays below 13
 
@@ -41,8 +40,7 @@ def main():
     filters = {"dataset": ["reddit-binary"], "method": ["degree_quant"], "bits": [4], "fold": [1]}
     trial = plan_trials(load_suite("paper_graph"), datasets, filters)[0]
     dataset = datasets.get(trial.dataset, trial.seed)
-    seed_everything(trial.seed)  # the order of dqbench run
-    model, method, seen = build_model(trial, dataset), build_method(trial), {}
+    seen = {}
 
     def on_prepared(model):
         for role in ("input", "aggregate"):
@@ -53,8 +51,7 @@ def main():
         raise _Stop
 
     try:
-        fit(model, dataset, dataset.split(trial.fold), method, trial.train, trial.seed, on_step=on_step,
-            on_prepared=on_prepared)
+        _accuracy_trial(trial, dataset, on_step=on_step, on_prepared=on_prepared)  # as dqbench run trains it
     except _Stop:
         pass
     (x, protected), (agg, _) = seen["input"], seen["aggregate"]
