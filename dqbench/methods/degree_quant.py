@@ -55,14 +55,17 @@ class DegreeQuant(Method):
     ``edge_tail`` (default: ``tail``) is the tail at edge-kind roles (GCN edge weights, GAT attention
     coefficients): values bounded in [0, 1] that have no outliers to clip. ``observe_protected`` (default False,
     as the original, whose low-precision quantizers only ever see the unprotected rows) lets the protected rows
-    update the ranges as well: every node is quantized at inference, the protected ones included."""
+    update the ranges as well: every node is quantized at inference, the protected ones included.
+    ``clamp_protected`` (default False: protected rows pass unclamped, as the original) clamps the protected rows
+    to each quantizer's range without rounding them, so their values cannot widen the ranges that the following
+    quantizers observe on their neighbours (the protection then spares them rounding only, not saturation)."""
 
     name = "degree_quant"
 
     def __init__(self, bits: int = 8, p_min: float | None = None, p_max: float | None = None,
                  tail: float | None = None, momentum: float | None = None, sample_size: int = 8192,
                  masking: bool = True, percentile: bool = True, clip_grad: bool = True, input_tail: float = 0.0,
-                 edge_tail: float | None = None, observe_protected: bool = False):
+                 edge_tail: float | None = None, observe_protected: bool = False, clamp_protected: bool = False):
         super().__init__(bits)
         lo, hi = _defaults(self.bits, DEFAULT_P)
         self.p_min = lo if p_min is None else float(p_min)
@@ -77,7 +80,7 @@ class DegreeQuant(Method):
         if self.sample_size < 16:
             raise DQBenchError(f"degree_quant sample_size must be at least 16, got {sample_size}")
         self.masking, self.percentile, self.clip_grad = bool(masking), bool(percentile), bool(clip_grad)
-        self.observe_protected = bool(observe_protected)
+        self.observe_protected, self.clamp_protected = bool(observe_protected), bool(clamp_protected)
         PercentileObserver(self.input_tail)  # validates tails and momentum now, not mid-run
         PercentileObserver(self.edge_tail)
         PercentileObserver(self.tail, self.momentum)
@@ -107,7 +110,7 @@ class DegreeQuant(Method):
                 else self.tail
             observer = PercentileObserver(tail, self.momentum, self.sample_size)
             quantizer = activation_quantizer(self.bits, kind, observer, self.backward)
-        quantizer.observe_protected = self.observe_protected
+        quantizer.observe_protected, quantizer.clamp_protected = self.observe_protected, self.clamp_protected
         return quantizer
 
     def prepare(self, model):

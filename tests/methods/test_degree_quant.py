@@ -110,6 +110,14 @@ def test_observe_protected_reaches_every_activation_quantizer(percentile):
         assert flags == {observe}
 
 
+def test_clamp_protected_reaches_every_activation_quantizer():
+    for clamp in (False, True):
+        model = DegreeQuant(bits=4, clamp_protected=clamp).prepare(_gcn())
+        flags = {model.get_quantizer(p.path, p.role).clamp_protected for p in model.quant_points()
+                 if p.kind != "param"}
+        assert flags == {clamp}
+
+
 def test_ablation_switches_fall_back_to_qat_parts(node_graph):
     model = DegreeQuant(bits=8, masking=False, percentile=False, clip_grad=False).prepare(_gcn())
     assert model.protector is None

@@ -50,6 +50,24 @@ def test_protected_rows_pass_through_and_are_not_observed():
     assert x.grad[1].tolist() == [1.0, 1.0]  # protected rows get the identity gradient
 
 
+def test_clamp_protected_clamps_protected_rows_to_the_range_without_rounding():
+    q = FakeQuantize(2, observer=MinMaxObserver(), backward="clip").train()
+    q(torch.tensor([[-1.0, 1.0]]))  # range [-1, 1]
+    q.clamp_protected = True
+    x = torch.tensor([[0.3, -0.7], [50.0, 0.37], [0.9, 0.1]], requires_grad=True)
+    protect = torch.tensor([False, True, False])
+    out = q(x, protect)
+    qp = q.qparams()
+    hi = (qp.qmax - qp.zero_point) * qp.scale
+    assert out[1].tolist() == pytest.approx([hi, 0.37])  # clamped, not rounded
+    assert torch.equal(out[[0, 2]], fake_quantize(x[[0, 2]].detach(), qp.scale, qp.zero_point, qp.qmin, qp.qmax))
+    assert float(q.observer.hi) == pytest.approx(1.0)  # still not observed
+    out.sum().backward()
+    assert x.grad[1].tolist() == [0.0, 1.0]  # no gradient where the protected value was clamped
+    q.clamp_protected = False
+    assert torch.equal(q(x, protect)[1], x[1].detach())  # off: unclamped
+
+
 def test_observe_protected_lets_protected_rows_set_the_range():
     q = FakeQuantize(2, observer=MinMaxObserver()).train()
     q.observe_protected = True
