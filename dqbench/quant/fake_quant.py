@@ -74,6 +74,17 @@ def fake_quant_fused(path, x, scale, zero_point, qmin, qmax, want_mask, protect)
     return out, saturated
 
 
+def clamp_protected_rows(out, saturated, x, protect, scale, zero_point, qmin, qmax):
+    """In place: the protected rows of ``out`` become ``x``'s clamped to the representable range (not rounded),
+    and ``saturated`` (if kept) marks where they were clamped, so the clipping backward zeroes the gradient there."""
+    rows = protect.nonzero().squeeze(1)
+    xr = x.index_select(0, rows)
+    lo, hi = (qmin - zero_point) * scale, (qmax - zero_point) * scale
+    out.index_copy_(0, rows, xr.clamp(lo, hi))
+    if saturated is not None:
+        saturated.index_copy_(0, rows, (xr < lo) | (xr > hi))
+
+
 def zero_where(saturated: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
     """The clipping backward: ``grad`` with 0 where ``saturated``."""
     path = fused_path()
@@ -94,13 +105,15 @@ class _FakeQuant(torch.autograd.Function):
     The forward is one pass of the compiled kernel where available (float32 on the CPU), PyTorch ops otherwise."""
 
     @staticmethod
-    def forward(ctx, x, scale, zero_point, qmin, qmax, clip, protect):
+    def forward(ctx, x, scale, zero_point, qmin, qmax, clip, protect, clamp_protected):
         clip = ctx.clip = clip and ctx.needs_input_grad[0]  # no mask when no gradient is wanted (e.g. raw features)
         path = fused_path() if x.dtype == torch.float32 and x.is_cpu and x.numel() else None
         if path is None:
             out, saturated = fake_quant_ops(x, scale, zero_point, qmin, qmax, clip, protect)
         else:
             out, saturated = fake_quant_fused(path, x, scale, zero_point, qmin, qmax, clip, protect)
+        if clamp_protected and protect is not None:
+            clamp_protected_rows(out, saturated, x, protect, scale, zero_point, qmin, qmax)
         if clip:
             ctx.save_for_backward(saturated)
         return out
@@ -110,12 +123,15 @@ class _FakeQuant(torch.autograd.Function):
         if ctx.clip:
             (saturated,) = ctx.saved_tensors
             grad = zero_where(saturated, grad)
-        return grad, None, None, None, None, None, None
+        return grad, None, None, None, None, None, None, None
 
 
 def fake_quantize(x: torch.Tensor, scale: float, zero_point: int, qmin: int, qmax: int,
-                  backward: str = "ste", protect: torch.Tensor | None = None) -> torch.Tensor:
+                  backward: str = "ste", protect: torch.Tensor | None = None,
+                  clamp_protected: bool = False) -> torch.Tensor:
     """Quantize-dequantize ``x``; backward ``"ste"`` passes gradients through, ``"clip"`` zeroes them where ``x``
     falls outside the representable range (saturates). Rows flagged in ``protect`` (bool, one per row of ``x``)
-    keep their full-precision value and gradient."""
-    return _FakeQuant.apply(x, float(scale), int(zero_point), int(qmin), int(qmax), backward == "clip", protect)
+    keep their full-precision value and gradient; with ``clamp_protected`` they are clamped to the representable
+    range instead (not rounded), and count as saturated where clamped."""
+    return _FakeQuant.apply(x, float(scale), int(zero_point), int(qmin), int(qmax), backward == "clip", protect,
+                            bool(clamp_protected))

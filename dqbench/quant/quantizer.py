@@ -22,7 +22,7 @@ class FakeQuantize(nn.Module):
     ``dynamic`` (weights: the range always follows the current tensor). ``calibrating``: observe only, return
     ``x`` unchanged (PTQ). ``frozen``: never observe again. Before the first observation ``x`` passes through.
     ``observe_protected``: protected rows update the observer too (they still pass through unquantized).
-    ``clamp_protected``: protected rows are clamped to the representable range (gradient 0 beyond it) but not
+    ``clamp_protected``: protected rows are clamped to the representable range (saturated beyond it) but not
     rounded, so their values stay within the ranges that the next quantizers observe.
     """
 
@@ -55,18 +55,10 @@ class FakeQuantize(nn.Module):
         if self.calibrating or not bool(self.observer.initialized):
             return x
         qp = self.qparams()
-        if protect is not None and self.clamp_protected:
-            x = clamp_rows(x, protect, (qp.qmin - qp.zero_point) * qp.scale, (qp.qmax - qp.zero_point) * qp.scale)
-        return fake_quantize(x, qp.scale, qp.zero_point, qp.qmin, qp.qmax, self.backward, protect)
+        return fake_quantize(x, qp.scale, qp.zero_point, qp.qmin, qp.qmax, self.backward, protect, self.clamp_protected)
 
     def extra_repr(self) -> str:
         return f"bits={self.bits}, signed={self.signed}, backward={self.backward}, dynamic={self.dynamic}"
-
-
-def clamp_rows(x: torch.Tensor, rows: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
-    """``x`` with the rows flagged in ``rows`` (bool) clamped to [lo, hi]; differentiable, out of place."""
-    index = rows.nonzero().squeeze(1)
-    return x.index_put((index,), x.index_select(0, index).clamp(lo, hi))
 
 
 class FixedQuantize(nn.Module):

@@ -85,3 +85,17 @@ def test_protected_rows_keep_value_and_identity_gradient(backward):
     out.backward(torch.ones_like(x))
     expected = [[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]] if backward == "ste" else [[1.0, 0.0], [1.0, 1.0], [1.0, 0.0]]
     assert x.grad.tolist() == expected
+
+
+@pytest.mark.parametrize("backward", ["ste", "clip"])
+def test_clamp_protected_clamps_protected_rows_without_rounding(backward):
+    qp = QParams.from_range(-1.0, 1.0, 2, True)
+    hi = (qp.qmax - qp.zero_point) * qp.scale
+    x = torch.tensor([[0.3, 9.0], [0.37, 9.0], [-0.2, -7.0]], requires_grad=True)
+    protect = torch.tensor([False, True, False])
+    out = fake_quantize(x, qp.scale, qp.zero_point, qp.qmin, qp.qmax, backward, protect, clamp_protected=True)
+    assert out[1].tolist() == pytest.approx([0.37, hi])  # clamped, not rounded
+    assert torch.equal(out[[0, 2]], _fq(x[[0, 2]].detach(), qp))
+    out.backward(torch.ones_like(x))
+    expected = [[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]] if backward == "ste" else [[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]]
+    assert x.grad.tolist() == expected  # a clamped protected value is saturated like any other

@@ -77,23 +77,24 @@ def test_zero_where_kernel_matches_torch_where(path, n):
     assert torch.equal(bits(out), bits(torch.where(saturated, grad.new_zeros(()), grad)))
 
 
-def _train_step(x0, protect, backward):
+def _train_step(x0, protect, backward, clamp_protected=False):
     qp = QParams.from_range(-1.0, 1.0, 4, True)
     x = x0.clone().requires_grad_(True)
-    out = FQ.fake_quantize(x * 1.5, qp.scale, qp.zero_point, qp.qmin, qp.qmax, backward, protect)
+    out = FQ.fake_quantize(x * 1.5, qp.scale, qp.zero_point, qp.qmin, qp.qmax, backward, protect, clamp_protected)
     out.backward(torch.arange(out.numel(), dtype=torch.float32).view_as(out))
     return out.detach(), x.grad
 
 
 @needs_kernels
 @pytest.mark.parametrize("backward", ["ste", "clip"])
-def test_autograd_identical_with_and_without_compiled_kernels(monkeypatch, backward):
+@pytest.mark.parametrize("clamp_protected", [False, True])
+def test_autograd_identical_with_and_without_compiled_kernels(monkeypatch, backward, clamp_protected):
     if FQ.fused_path() is None:
         pytest.skip("this CPU has no AVX-512: training already uses the PyTorch ops")
     gen = torch.Generator().manual_seed(0)
     x0, protect = torch.randn(300, 8, generator=gen), torch.rand(300, generator=gen) < 0.2
-    fused = _train_step(x0, protect, backward)
+    fused = _train_step(x0, protect, backward, clamp_protected)
     monkeypatch.setenv("DQBENCH_ENGINE", "torch")
     assert FQ.fused_path() is None
-    ops = _train_step(x0, protect, backward)
+    ops = _train_step(x0, protect, backward, clamp_protected)
     assert all(torch.equal(bits(a), bits(b)) for a, b in zip(fused, ops))
