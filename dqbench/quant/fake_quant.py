@@ -79,7 +79,7 @@ def clamp_protected_rows(out, saturated, x, protect, scale, zero_point, qmin, qm
     and ``saturated`` (if kept) marks where they were clamped, so the clipping backward zeroes the gradient there."""
     rows = protect.nonzero().squeeze(1)
     xr = x.index_select(0, rows)
-    lo, hi = (qmin - zero_point) * scale, (qmax - zero_point) * scale
+    lo, hi = dequantize(qmin, scale, zero_point), dequantize(qmax, scale, zero_point)  # the end codes' values
     out.index_copy_(0, rows, xr.clamp(lo, hi))
     if saturated is not None:
         saturated.index_copy_(0, rows, (xr < lo) | (xr > hi))
