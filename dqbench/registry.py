@@ -80,17 +80,19 @@ class Registry:
         return name in self._entries
 
     def check_kwargs(self, name: str, kwargs: dict, *, reserved: tuple[str, ...] = ()) -> None:
-        """Raise DQBenchError if ``kwargs`` are not accepted by the registered callable."""
-        params = accepted_kwargs(self.get(name), reserved)
-        if params is None:
-            return
-        for key in kwargs:
-            if key not in params:
+        """Raise DQBenchError if ``kwargs`` are not accepted by the registered callable, or give a non-boolean to
+        an option whose default is a boolean (``bool("no")`` would read as true)."""
+        obj = self.get(name)
+        params, flags = accepted_kwargs(obj, reserved), boolean_options(obj)
+        for key, value in kwargs.items():
+            if params is not None and key not in params:
                 close = difflib.get_close_matches(key, sorted(params), n=1)
                 hint = f"did you mean '{close[0]}'? " if close else ""
                 raise DQBenchError(
                     f"{self.kind} '{name}' has no option '{key}'; {hint}valid: {', '.join(sorted(params)) or '(none)'}"
                 )
+            if key in flags and not isinstance(value, bool):
+                raise DQBenchError(f"{self.kind} '{name}' option '{key}' takes true or false, got {value!r}")
 
 
 def accepted_kwargs(obj: Callable, reserved: tuple[str, ...] = ()) -> set[str] | None:
@@ -103,6 +105,11 @@ def accepted_kwargs(obj: Callable, reserved: tuple[str, ...] = ()) -> set[str] |
         if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
             names.add(p.name)
     return names - set(reserved) - {"self"}
+
+
+def boolean_options(obj: Callable) -> set[str]:
+    """Keyword names of a callable whose default is True or False."""
+    return {p.name for p in inspect.signature(obj).parameters.values() if isinstance(p.default, bool)}
 
 
 DATASETS = Registry("dataset")

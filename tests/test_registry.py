@@ -36,6 +36,15 @@ def test_check_kwargs_rejects_unknown_option():
         reg.check_kwargs("w", {"hiden": 4})
 
 
+def test_check_kwargs_rejects_a_non_boolean_for_a_boolean_option():
+    reg = Registry("widget")
+    reg.register("w", lambda *, masking=True, hidden=3: None)
+    reg.check_kwargs("w", {"masking": False, "hidden": 4})
+    for bad in ("no", 0, 1):
+        with pytest.raises(DQBenchError, match="option 'masking' takes true or false"):
+            reg.check_kwargs("w", {"masking": bad})
+
+
 def test_builtins_are_registered():
     assert {"fp32", "qat", "degree_quant", "ptq"} <= set(METHODS.names())
     assert {"gcn", "gat", "gin"} <= set(ARCHS.names())
