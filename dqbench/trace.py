@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from dqbench.errors import DQBenchError
-from dqbench.quant.fake_quant import dequantize
+from dqbench.quant.fake_quant import range_ends
 from dqbench.quant.quantizer import FakeQuantize
 
 POINT_COLUMNS = ["step", "point", "saturated", "levels_used", "batch_absmax", "range_absmax"]
@@ -46,7 +46,7 @@ def saturation(x: torch.Tensor, quantizer: FakeQuantize, protect: torch.Tensor |
     rounded code falls outside [qmin, qmax] (more than half a step beyond an end); a range much wider than the
     values uses few levels."""
     qp = quantizer.qparams()
-    lo, hi = dequantize(qp.qmin, qp.scale, qp.zero_point), dequantize(qp.qmax, qp.scale, qp.zero_point)
+    lo, hi = range_ends(qp.scale, qp.zero_point, qp.qmin, qp.qmax)
     if protect is not None:
         x = x[~protect]
     if x.numel() == 0:

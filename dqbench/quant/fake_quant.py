@@ -6,7 +6,7 @@ Forward: ``q = clamp(round(x / scale) + zero_point, qmin, qmax)``, ``x_hat = (q 
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import torch
 
@@ -42,9 +42,10 @@ def _compiled_avx512() -> str | None:
     return "vnni" if k is not None and hasattr(k, "fake_quant_train") and k.cpu_has("vnni") else None
 
 
-def fake_quant_ops(x, scale, zero_point, qmin, qmax, want_mask, protect):
+def fake_quant_ops(x, scale, zero_point, qmin, qmax, want_mask, protect, clamp_protected=False):
     """PyTorch ops: (out, saturated or None), the reference the compiled kernel reproduces bit for bit.
-    In place on one buffer (few passes over memory); protected rows are copied back from ``x`` by index."""
+    In place on one buffer (few passes over memory); protected rows are copied back from ``x`` by index, or with
+    ``clamp_protected`` clamped to the representable range (not rounded) and saturated where clamped."""
     codes = (x / scale).round_().add_(zero_point)
     if want_mask:
         out = codes.clamp(qmin, qmax)
@@ -54,13 +55,26 @@ def fake_quant_ops(x, scale, zero_point, qmin, qmax, want_mask, protect):
     out.sub_(zero_point).mul_(scale)
     if protect is not None:
         rows = protect.nonzero().squeeze(1)
-        out.index_copy_(0, rows, x.index_select(0, rows))
-        if want_mask:
-            saturated.index_fill_(0, rows, False)
+        xr = x.index_select(0, rows)
+        if clamp_protected:
+            lo, hi = range_ends(scale, zero_point, qmin, qmax)
+            out.index_copy_(0, rows, xr.clamp(lo, hi))
+            if want_mask:
+                saturated.index_copy_(0, rows, (xr < lo) | (xr > hi))
+        else:
+            out.index_copy_(0, rows, xr)
+            if want_mask:
+                saturated.index_fill_(0, rows, False)
     return out, saturated
 
 
-def fake_quant_fused(path, x, scale, zero_point, qmin, qmax, want_mask, protect):
+def range_ends(scale, zero_point, qmin, qmax) -> tuple[float, float]:
+    """The representable range's ends: the values of codes ``qmin`` and ``qmax`` (where ``clamp_protected``
+    clamps the protected rows)."""
+    return dequantize(qmin, scale, zero_point), dequantize(qmax, scale, zero_point)
+
+
+def fake_quant_fused(path, x, scale, zero_point, qmin, qmax, want_mask, protect, clamp_protected=False):
     """The same as :func:`fake_quant_ops` in one pass of the compiled kernel (float32 only)."""
     from dqbench.engine.kernels import kernels, ptr
 
@@ -69,20 +83,11 @@ def fake_quant_fused(path, x, scale, zero_point, qmin, qmax, want_mask, protect)
     saturated = torch.empty(x.shape, dtype=torch.bool) if want_mask else None
     protect = None if protect is None else protect.contiguous()
     rows = x.size(0) if x.dim() else 1
+    lo, hi = range_ends(scale, zero_point, qmin, qmax)
     kernels().fake_quant_train(ptr(x), rows, x.numel() // max(rows, 1), scale, zero_point, qmin, qmax, ptr(protect),
-                               ptr(out), ptr(saturated), path, torch.get_num_threads())
+                               bool(clamp_protected), lo, hi, ptr(out), ptr(saturated), path,
+                               torch.get_num_threads())
     return out, saturated
-
-
-def clamp_protected_rows(out, saturated, x, protect, scale, zero_point, qmin, qmax):
-    """In place: the protected rows of ``out`` become ``x``'s clamped to the representable range (not rounded),
-    and ``saturated`` (if kept) marks where they were clamped, so the clipping backward zeroes the gradient there."""
-    rows = protect.nonzero().squeeze(1)
-    xr = x.index_select(0, rows)
-    lo, hi = dequantize(qmin, scale, zero_point), dequantize(qmax, scale, zero_point)  # the end codes' values
-    out.index_copy_(0, rows, xr.clamp(lo, hi))
-    if saturated is not None:
-        saturated.index_copy_(0, rows, (xr < lo) | (xr > hi))
 
 
 def zero_where(saturated: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
@@ -108,12 +113,8 @@ class _FakeQuant(torch.autograd.Function):
     def forward(ctx, x, scale, zero_point, qmin, qmax, clip, protect, clamp_protected):
         clip = ctx.clip = clip and ctx.needs_input_grad[0]  # no mask when no gradient is wanted (e.g. raw features)
         path = fused_path() if x.dtype == torch.float32 and x.is_cpu and x.numel() else None
-        if path is None:
-            out, saturated = fake_quant_ops(x, scale, zero_point, qmin, qmax, clip, protect)
-        else:
-            out, saturated = fake_quant_fused(path, x, scale, zero_point, qmin, qmax, clip, protect)
-        if clamp_protected and protect is not None:
-            clamp_protected_rows(out, saturated, x, protect, scale, zero_point, qmin, qmax)
+        fq = fake_quant_ops if path is None else partial(fake_quant_fused, path)
+        out, saturated = fq(x, scale, zero_point, qmin, qmax, clip, protect, clamp_protected)
         if clip:
             ctx.save_for_backward(saturated)
         return out

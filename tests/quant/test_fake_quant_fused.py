@@ -44,16 +44,17 @@ CASES = [((1000, 64), 4, True), ((37,), 8, True), ((5, 3, 8), 2, False), ((1, 1)
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("shape,nbits,signed", CASES)
 @pytest.mark.parametrize("special", [False, True])
-@pytest.mark.parametrize("with_protect", [False, True])
+@pytest.mark.parametrize("with_protect,clamp_protected", [(False, False), (True, False), (True, True)])
 @pytest.mark.parametrize("want_mask", [False, True])
-def test_fused_forward_is_bit_identical_to_torch_ops(path, shape, nbits, signed, special, with_protect, want_mask):
+def test_fused_forward_is_bit_identical_to_torch_ops(path, shape, nbits, signed, special, with_protect,
+                                                     clamp_protected, want_mask):
     gen = torch.Generator().manual_seed(sum(shape) + nbits)
     x = awkward_tensor(gen, shape, special)
     qp = QParams.from_range(-2.0 if signed else 0.0, 2.5, nbits, signed)
     if not special:
         x = torch.round(x / qp.scale * 2) / 2 * qp.scale  # many values exactly half-way between two codes
     protect = torch.rand(shape[0], generator=gen) < 0.3 if with_protect else None
-    args = (qp.scale, qp.zero_point, qp.qmin, qp.qmax, want_mask, protect)
+    args = (qp.scale, qp.zero_point, qp.qmin, qp.qmax, want_mask, protect, clamp_protected)
     ref, ref_mask = FQ.fake_quant_ops(x.clone(), *args)
     out, mask = FQ.fake_quant_fused(path, x, *args)
     assert torch.equal(bits(out), bits(ref))
@@ -98,3 +99,15 @@ def test_autograd_identical_with_and_without_compiled_kernels(monkeypatch, backw
     assert FQ.fused_path() is None
     ops = _train_step(x0, protect, backward, clamp_protected)
     assert all(torch.equal(bits(a), bits(b)) for a, b in zip(fused, ops))
+
+
+@needs_kernels
+@pytest.mark.parametrize("path", PATHS)
+def test_clamped_protected_row_keeps_signed_zero_and_nan_like_torch_clamp(path):
+    x = torch.tensor([[-0.0, 0.0, -1.0, 5.0, float("nan"), 0.7]])
+    args = (0.1, 0, 0, 15, True, torch.tensor([True]), True)  # unsigned: the range is [0, 1.5]
+    ref, ref_mask = FQ.fake_quant_ops(x.clone(), *args)
+    out, mask = FQ.fake_quant_fused(path, x, *args)
+    assert torch.equal(bits(out), bits(ref)) and torch.equal(mask, ref_mask)
+    assert mask.tolist() == [[False, False, True, True, False, False]]
+    assert out[0, 5].item() == pytest.approx(0.7)  # inside the range: not rounded to a code

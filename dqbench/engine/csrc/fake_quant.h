@@ -1,8 +1,10 @@
 // Training-time fake quantization in one pass (included by kernels.cpp, inside its anonymous namespace, after the
 // Path / cpu_has / AVX512 helpers). Bit-identical to dqbench.quant.fake_quant's PyTorch ops:
 //   r = nearbyint(x / s) + zp;  c = clamp(r, lo, hi);  out = (c - zp) * s;  saturated = (r != c)
-// Rows flagged in `protect` (one byte per row) keep x unchanged and are never saturated. NaN propagates as in
-// torch.clamp (and NaN != NaN marks it saturated, as torch.ne does). The gradient mask is one byte per element.
+// Rows flagged in `protect` (one byte per row) keep x unchanged and are never saturated; with `clamp` they are
+// clamped to [lo_val, hi_val] (the end codes' values, not rounded) and saturated where clamped. NaN propagates as in
+// torch.clamp (and NaN != NaN marks it saturated, as torch.ne does; a protected NaN is not saturated, as
+// `x < lo_val | x > hi_val` says). The gradient mask is one byte per element.
 // Paths: "vnni" runs the AVX-512 code; "avx2" and "scalar" run the scalar loop.
 #pragma once
 
@@ -15,6 +17,20 @@ inline float fq1(float v, float s, float zp, float lo, float hi, uint8_t* sat) {
 
 void fq_span_scalar(const float* x, int64_t n, float s, float zp, float lo, float hi, float* out, uint8_t* sat) {
   for (int64_t k = 0; k < n; ++k) out[k] = fq1(x[k], s, zp, lo, hi, sat ? sat + k : nullptr);
+}
+
+// A protected row: copied, or clamped to [lv, hv] as torch.clamp does (NaN stays NaN), saturated where clamped.
+void fq_protected_row(const float* x, int64_t n, bool clamp, float lv, float hv, float* out, uint8_t* sat) {
+  if (!clamp) {
+    std::memcpy(out, x, sizeof(float) * n);
+    if (sat) std::memset(sat, 0, n);
+    return;
+  }
+  for (int64_t k = 0; k < n; ++k) {
+    const float v = x[k];
+    out[k] = std::isnan(v) ? v : std::min(std::max(v, lv), hv);
+    if (sat) sat[k] = v < lv || v > hv;
+  }
 }
 
 void zero_where_scalar(const float* g, const uint8_t* sat, int64_t n, float* out) {
@@ -50,9 +66,10 @@ AVX512 void zero_where_avx512(const float* g, const uint8_t* sat, int64_t n, flo
 
 constexpr int64_t FQ_BLOCK = 1 << 14;  // elements per parallel work item
 
-// x, out: N rows of F contiguous floats; protect: N bytes or 0; sat: N * F bytes or 0 (no mask wanted).
+// x, out: N rows of F contiguous floats; protect: N bytes or 0; sat: N * F bytes or 0 (no mask wanted);
+// lo_val, hi_val: the protected rows' clamp bounds when `clamp`.
 void fake_quant_train(uintptr_t x, int64_t N, int64_t F, float s, float zp, float lo, float hi, uintptr_t protect,
-                      uintptr_t out, uintptr_t sat, const std::string& path, int threads) {
+                      bool clamp, float lo_val, float hi_val, uintptr_t out, uintptr_t sat, const std::string& path, int threads) {
   Path p = parse_path(path);
   check_path(p);
   const float* xp = reinterpret_cast<const float*>(x);
@@ -80,8 +97,7 @@ void fake_quant_train(uintptr_t x, int64_t N, int64_t F, float s, float zp, floa
     for (int64_t i = i0; i < i1; ++i) {
       if (!pr[i]) continue;
       span(run * F, i * F);
-      std::memcpy(op + i * F, xp + i * F, sizeof(float) * F);
-      if (sp) std::memset(sp + i * F, 0, F);
+      fq_protected_row(xp + i * F, F, clamp, lo_val, hi_val, op + i * F, sp ? sp + i * F : nullptr);
       run = i + 1;
     }
     span(run * F, i1 * F);
