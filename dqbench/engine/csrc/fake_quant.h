@@ -19,16 +19,12 @@ void fq_span_scalar(const float* x, int64_t n, float s, float zp, float lo, floa
   for (int64_t k = 0; k < n; ++k) out[k] = fq1(x[k], s, zp, lo, hi, sat ? sat + k : nullptr);
 }
 
-// A protected row: copied, or clamped to [lv, hv] as torch.clamp does (NaN stays NaN), saturated where clamped.
-void fq_protected_row(const float* x, int64_t n, bool clamp, float lv, float hv, float* out, uint8_t* sat) {
-  if (!clamp) {
-    std::memcpy(out, x, sizeof(float) * n);
-    if (sat) std::memset(sat, 0, n);
-    return;
-  }
+// Protected values clamped to [lv, hv] as torch.clamp does (NaN stays NaN: both comparisons are false), saturated
+// where clamped.
+void clamp_span_scalar(const float* x, int64_t n, float lv, float hv, float* out, uint8_t* sat) {
   for (int64_t k = 0; k < n; ++k) {
     const float v = x[k];
-    out[k] = std::isnan(v) ? v : std::min(std::max(v, lv), hv);
+    out[k] = v < lv ? lv : (v > hv ? hv : v);
     if (sat) sat[k] = v < lv || v > hv;
   }
 }
@@ -51,6 +47,18 @@ AVX512 void fq_span_avx512(const float* x, int64_t n, float s, float zp, float l
     const __m512 c = _mm512_min_ps(vhi, _mm512_max_ps(vlo, r));
     _mm512_mask_storeu_ps(out + k, m, _mm512_mul_ps(_mm512_sub_ps(c, vzp), vs));
     if (sat) _mm_mask_storeu_epi8(sat + k, m, _mm_maskz_mov_epi8(_mm512_cmp_ps_mask(r, c, _CMP_NEQ_UQ), one));
+  }
+}
+
+AVX512 void clamp_span_avx512(const float* x, int64_t n, float lv, float hv, float* out, uint8_t* sat) {
+  const __m512 vlv = _mm512_set1_ps(lv), vhv = _mm512_set1_ps(hv);
+  const __m128i one = _mm_set1_epi8(1);
+  for (int64_t k = 0; k < n; k += 16) {
+    const __mmask16 m = tail_mask16(n - k);
+    const __m512 v = _mm512_maskz_loadu_ps(m, x + k);
+    const __mmask16 below = _mm512_cmp_ps_mask(v, vlv, _CMP_LT_OQ), above = _mm512_cmp_ps_mask(v, vhv, _CMP_GT_OQ);
+    _mm512_mask_storeu_ps(out + k, m, _mm512_mask_mov_ps(_mm512_mask_mov_ps(v, below, vlv), above, vhv));
+    if (sat) _mm_mask_storeu_epi8(sat + k, m, _mm_maskz_mov_epi8(below | above, one));
   }
 }
 
@@ -83,6 +91,18 @@ void fake_quant_train(uintptr_t x, int64_t N, int64_t F, float s, float zp, floa
 #endif
     fq_span_scalar(xp + k0, k1 - k0, s, zp, lo, hi, op + k0, sp ? sp + k0 : nullptr);
   };
+  auto protected_row = [&](int64_t i) {  // copied, or clamped to [lo_val, hi_val]
+    const int64_t k0 = i * F;
+    if (!clamp) {
+      std::memcpy(op + k0, xp + k0, sizeof(float) * F);
+      if (sp) std::memset(sp + k0, 0, F);
+      return;
+    }
+#if DQ_X86
+    if (p == VNNI) return clamp_span_avx512(xp + k0, F, lo_val, hi_val, op + k0, sp ? sp + k0 : nullptr);
+#endif
+    clamp_span_scalar(xp + k0, F, lo_val, hi_val, op + k0, sp ? sp + k0 : nullptr);
+  };
   const int64_t rows_per_block = std::max<int64_t>(1, FQ_BLOCK / std::max<int64_t>(F, 1));
   const int64_t blocks = (N + rows_per_block - 1) / rows_per_block;
   py::gil_scoped_release release;
@@ -97,7 +117,7 @@ void fake_quant_train(uintptr_t x, int64_t N, int64_t F, float s, float zp, floa
     for (int64_t i = i0; i < i1; ++i) {
       if (!pr[i]) continue;
       span(run * F, i * F);
-      fq_protected_row(xp + i * F, F, clamp, lo_val, hi_val, op + i * F, sp ? sp + i * F : nullptr);
+      protected_row(i);
       run = i + 1;
     }
     span(run * F, i1 * F);
