@@ -25,7 +25,7 @@ def test_suite_validates(name):
 @pytest.mark.parametrize("name, dataset, expected, extra", [
     ("paper_node", "cora", 21, []),      # 3 archs x 7 method/bit cells
     ("paper_graph", "mutag", 6, []),     # GIN x 6 cells (the paper's 5 + dq_ema0.01), first fold
-    ("ablation", "cora", 13, []),        # GCN x 13 variants
+    ("ablation", "cora", 14, []),        # GCN x 14 variants
     ("citeseer_gat_int4", "cora", 3, []),  # GAT x qat, degree_quant, dq_ema0.01 (the CiteSeer half: 9 variants)
     ("gin_int8", "cora", 3, ["--method", "degree_quant", "--method", "dq_ema0.01", "--method", "qat"]),
     ("gin_fp32_cora", "cora_normalized", 1, []),  # the normalized-feature entry: GIN default only
