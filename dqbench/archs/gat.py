@@ -13,6 +13,8 @@ from dqbench.archs.stack import StackedGNN
 from dqbench.errors import DQBenchError
 from dqbench.registry import ARCHS
 
+LEAKY_SLOPE = 0.2  # the attention logits' leaky ReLU
+
 
 class GATLayer(Quantized):
     """h = Q_linear(Q_input(x) W^T); alpha = Q_attention(softmax_j(leaky_relu(a_s.h_j + a_d.h_i)));
@@ -39,7 +41,7 @@ class GATLayer(Quantized):
         x = self.q("input", x, mask)
         h = self.lin(x, mask).view(n, self.heads, self.channels)
         src, dst = with_one_self_loop(edge_index, n)
-        logits = F.leaky_relu((h * self.att_src).sum(-1)[src] + (h * self.att_dst).sum(-1)[dst], 0.2)
+        logits = F.leaky_relu((h * self.att_src).sum(-1)[src] + (h * self.att_dst).sum(-1)[dst], LEAKY_SLOPE)
         alpha = softmax(logits, dst, num_nodes=n)
         alpha = self.q("attention", alpha, None if mask is None else mask[src])
         alpha = apply_dropout(alpha, self.attn_dropout, self.training)

@@ -36,7 +36,7 @@ def prepare_graph(spec: dict, data) -> dict:
     if spec.get("gat"):
         src, dst = with_one_self_loop(edge_index, n)
         csr, perm = Csr.from_edges(src, dst, n)
-        out["gat"] = {"src": src, "dst": dst, "perm": perm, "csr": csr, "n": n}
+        out["gat"] = {"csr": csr, "perm": perm}  # perm: edge order (the model's) -> CSR order
     if spec.get("pool"):
         batch = data.batch if getattr(data, "batch", None) is not None else torch.zeros(n, dtype=torch.long)
         num_graphs = int(data.num_graphs) if hasattr(data, "num_graphs") and data.num_graphs else int(batch.max()) + 1

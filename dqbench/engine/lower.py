@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import torch
 
+from dqbench.archs.gat import LEAKY_SLOPE
 from dqbench.engine import kernels as K
+from dqbench.engine.attention import GatAttention
 from dqbench.engine.errors import LoweringError
 from dqbench.engine.program import AliasOp, AttentionOp, GemmOp, IntProgram, LutOp, QuantizeOp, SpmmOp
 from dqbench.quant.qparams import QParams
@@ -167,9 +169,9 @@ class _Lowerer:
         heads = layer.heads
         if heads > 16:
             raise LoweringError(f"op '{path}': {heads} attention heads; the engine supports at most 16")
-        self.ops.append(AttentionOp(name=path, src=f"{path}.lin:linear", dst=f"{path}:attention", qp_h=qlin,
-                                    qp_att=qatt, att_src=layer.att_src.detach().clone(),
-                                    att_dst=layer.att_dst.detach().clone(), heads=heads, dst_graph=f"gat:{path}"))
+        att = GatAttention.from_vectors(layer.att_src, layer.att_dst, qlin.scale, LEAKY_SLOPE, qatt)
+        self.ops.append(AttentionOp(name=path, src=f"{path}.lin:linear", dst=f"{path}:attention",
+                                    x_zp=qlin.zero_point, att=att, dst_graph=f"gat:{path}"))
         return self.weighted_aggregate(layer, path, layers, i, final_float, heads * layer.channels, qatt.scale, qlin,
                                        qagg, "elu", f"gat:{path}")
 
@@ -213,7 +215,7 @@ class _Lowerer:
         if not node_task:
             self.readout(model.readout)
         if "gat" in self.spec:
-            self.notes.append(("attention logits + softmax", "FP32 (coefficients quantized to UINT8)"))
+            self.notes.append(("attention softmax", "float64 leaky ReLU and exp on integer logits (sums in INT64)"))
         if any(isinstance(op, GemmOp) and op.req.beta is not None for op in self.ops):
             self.notes.append(("bias / eval BatchNorm", "FP32 per-channel affine inside the fused epilogue"))
         return IntProgram(arch=self.conv.arch, task=model.task, backend=self.backend, ops=self.ops,

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import torch
 
 from dqbench.engine import kernels as K
+from dqbench.engine.attention import GatAttention, attention_codes
 from dqbench.quant.qparams import QParams
 
 STAGES = ("quantize_input", "gemm", "spmm", "requantize", "attention", "other")
@@ -99,35 +100,25 @@ class AliasOp(Op):
 
 @dataclass
 class AttentionOp(Op):
-    """GAT attention in float (as the model defines it): logits, leaky ReLU, per-destination softmax; the
-    coefficients are then quantized to unsigned codes and stored as the edge weights of ``graph[dst_graph]``."""
+    """GAT attention coefficients in fixed point (``dqbench.engine.attention``): integer logits, per-destination
+    softmax with a float64 exp and integer sums, quantized to unsigned codes; stored (CSR order) in ``env[dst]``
+    and as the edge weights of ``graph[dst_graph]``."""
 
-    qp_h: QParams = None
-    qp_att: QParams = None
-    att_src: torch.Tensor = None
-    att_dst: torch.Tensor = None
-    heads: int = 1
+    x_zp: int = 0
+    att: GatAttention = None
     base_graph: str = "gat"
     dst_graph: str = ""
     stage = "attention"
-    precision = "FP32 (logits, softmax) -> UINT8 coefficients"
+    precision = "INT8 x INT32 -> INT64 logits; softmax: float64 exp, INT64 sums -> UINT8 coefficients"
 
     def run(self, env, graph, backend, threads):
-        import torch.nn.functional as F
-        from torch_geometric.utils import softmax
-
-        base = graph[self.base_graph]
-        src, dst, perm, n = base["src"], base["dst"], base["perm"], base["n"]
-        q = env[self.src]
-        h = ((q.float() - self.qp_h.zero_point) * self.qp_h.scale).view(n, self.heads, -1)
-        logits = F.leaky_relu((h * self.att_src).sum(-1)[src] + (h * self.att_dst).sum(-1)[dst], 0.2)
-        alpha = softmax(logits, dst, num_nodes=n)
-        codes = K.quantize_torch(alpha, self.qp_att) - self.qp_att.zero_point
-        env[self.dst] = codes.to(torch.uint8)
-        graph[self.dst_graph] = base["csr"].with_weights(codes[perm].to(torch.uint8), self.heads)
+        csr = graph[self.base_graph]["csr"]
+        codes = attention_codes(backend, csr, env[self.src], self.x_zp, self.att, threads)
+        env[self.dst] = codes
+        graph[self.dst_graph] = csr.with_weights(codes, self.att.heads)
 
     def tensors(self):
-        return [self.att_src, self.att_dst]
+        return self.att.tensors()
 
 
 @dataclass

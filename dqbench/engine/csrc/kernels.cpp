@@ -832,12 +832,14 @@ void gemm_i32(uintptr_t x, int64_t N, int K, uintptr_t wp, int F, int x_zp, int 
   });
 }
 
-#include "fake_quant.h"  // training-time fake quantization (uses the helpers above)
+#include "fake_quant.h"     // training-time fake quantization (uses the helpers above)
+#include "gat_attention.h"  // GAT attention coefficients in fixed point (uses the helpers above)
 
 }  // namespace
 
 PYBIND11_MODULE(_kernels, m) {
-  m.doc() = "dqbench integer kernels (int8 CSR SpMM / GEMM with fused requantization; FP32 and INT32 controls)";
+  m.doc() = "dqbench integer kernels (int8 CSR SpMM / GEMM with fused requantization, fixed-point GAT attention; "
+            "FP32 and INT32 controls)";
   py::class_<Epi>(m, "Epi")
       .def(py::init<>())
       .def_readwrite("F", &Epi::F)
@@ -880,4 +882,5 @@ PYBIND11_MODULE(_kernels, m) {
   m.def("gemm_i32", &gemm_i32);
   m.def("fake_quant_train", &fake_quant_train);
   m.def("zero_where", &zero_where);
+  m.def("gat_attention", &gat_attention);
 }

@@ -1,0 +1,178 @@
+// GAT attention coefficients in fixed point (included by kernels.cpp inside its anonymous namespace, after the
+// Path / cpu_has / AVX512 helpers). The same integers as dqbench.engine.attention's PyTorch path:
+//   s_src[i,h] = sum_c (x[i,h,c] - x_zp) * a_src[h,c]   (int64; a_src, a_dst: int32 codes of the attention vectors)
+//   v = double(s_src[j,h] + s_dst[i,h]) * se[h];  v = v < 0 ? v * slope : v      (the logit and its leaky ReLU)
+//   y = (max_{j in row i} v - v) * log2e;  n = floor(y);  f = y - n
+//   w = y < 33 ? nearbyint(p(f) * 2^(32 - n)) : 0       (int64: 2^-y in 32 fractional bits; p: 2^-f polynomial)
+//   code = clamp(nearbyint(double(w) / double(sum_row w) / scale) + zp, qmin, qmax) - zp          (uint8)
+// Integer sums are exact in any order and every float op is one IEEE double op, so all paths agree bit for bit.
+// Paths: "vnni" runs the AVX-512 exp loop; "avx2" and "scalar" the scalar one.
+#pragma once
+
+constexpr int GAT_W_BITS = 32;
+constexpr int GAT_MAX_HEADS = 16;
+
+inline double pow2_exact(int64_t k) {  // 2^k for -1022 <= k <= 1023, built from its exponent bits
+  uint64_t b = static_cast<uint64_t>(1023 + k) << 52;
+  double s;
+  std::memcpy(&s, &b, sizeof s);
+  return s;
+}
+
+inline int64_t exp2_fixed(double y, const double* poly, int np) {
+  if (!(y < GAT_W_BITS + 1.0)) return 0;
+  const double n = std::floor(y), f = y - n;
+  double p = poly[np - 1];
+  for (int k = np - 2; k >= 0; --k) p = p * f + poly[k];
+  return static_cast<int64_t>(std::nearbyint(p * pow2_exact(GAT_W_BITS - static_cast<int64_t>(n))));
+}
+
+void exp2_span_scalar(const double* y, int64_t n, const double* poly, int np, int64_t* w) {
+  for (int64_t k = 0; k < n; ++k) w[k] = exp2_fixed(y[k], poly, np);
+}
+
+struct GatRow {  // what every row of one attention call reads
+  const int64_t* ip;
+  const int32_t* ix;
+  const int64_t *s_src, *s_dst;
+  const double* se;
+  const double* poly;
+  int np, H;
+  double slope, log2e, scale, zp, qmin, qmax;
+  uint8_t* out;
+};
+
+#if DQ_X86
+// exp2_fixed on eight lanes (lanes with y >= 33 give 0).
+AVX512 inline __m512i exp2_fixed8(__m512d y, const double* poly, int np) {
+  const __mmask8 live = _mm512_cmp_pd_mask(y, _mm512_set1_pd(GAT_W_BITS + 1.0), _CMP_LT_OQ);
+  const __m512d n = _mm512_roundscale_pd(y, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+  const __m512d f = _mm512_sub_pd(y, n);
+  __m512d p = _mm512_set1_pd(poly[np - 1]);
+  for (int j = np - 2; j >= 0; --j) p = _mm512_add_pd(_mm512_mul_pd(p, f), _mm512_set1_pd(poly[j]));
+  // dead lanes may hold any bits until the masked conversion zeroes them
+  const __m512i top = _mm512_set1_epi64(1023 + GAT_W_BITS);
+  const __m512i e = _mm512_slli_epi64(_mm512_sub_epi64(top, _mm512_maskz_cvttpd_epi64(live, n)), 52);
+  const __m512d v = _mm512_roundscale_pd(_mm512_mul_pd(p, _mm512_castsi512_pd(e)),
+                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  return _mm512_maskz_cvtpd_epi64(live, v);
+}
+#endif
+
+// One destination row: logits -> y (scratch [deg][H]), numerators w (scratch), codes. Scalar reference.
+void gat_row_scalar(const GatRow& r, int64_t i, double* y, int64_t* w) {
+  const int H = r.H;
+  const int64_t b = r.ip[i], deg = r.ip[i + 1] - b;
+  double vmax[GAT_MAX_HEADS];
+  int64_t sum[GAT_MAX_HEADS];
+  for (int h = 0; h < H; ++h) vmax[h] = -INFINITY, sum[h] = 0;
+  for (int64_t k = 0; k < deg; ++k) {
+    const int64_t j = r.ix[b + k];
+    for (int h = 0; h < H; ++h) {
+      double v = static_cast<double>(r.s_src[j * H + h] + r.s_dst[i * H + h]) * r.se[h];
+      if (v < 0) v = v * r.slope;
+      y[k * H + h] = v;
+      if (v > vmax[h]) vmax[h] = v;
+    }
+  }
+  for (int64_t k = 0; k < deg; ++k)
+    for (int h = 0; h < H; ++h) y[k * H + h] = (vmax[h] - y[k * H + h]) * r.log2e;
+  exp2_span_scalar(y, deg * H, r.poly, r.np, w);
+  for (int64_t k = 0; k < deg; ++k)
+    for (int h = 0; h < H; ++h) sum[h] += w[k * H + h];
+  for (int64_t k = 0; k < deg; ++k)
+    for (int h = 0; h < H; ++h) {
+      const double a = static_cast<double>(w[k * H + h]) / static_cast<double>(sum[h]);
+      const double q = std::min(std::max(std::nearbyint(a / r.scale) + r.zp, r.qmin), r.qmax);
+      r.out[(b + k) * H + h] = static_cast<uint8_t>(static_cast<int>(q - r.zp));
+    }
+}
+
+#if DQ_X86
+// The same ops, eight heads per vector (lanes past H masked off).
+AVX512 void gat_row_avx512(const GatRow& r, int64_t i, double* y, int64_t* w) {
+  const int H = r.H;
+  const int64_t b = r.ip[i], deg = r.ip[i + 1] - b;
+  for (int h0 = 0; h0 < H; h0 += 8) {
+    const __mmask8 m = static_cast<__mmask8>((1u << std::min(8, H - h0)) - 1);
+    const __m512i sd = _mm512_maskz_loadu_epi64(m, r.s_dst + i * H + h0);
+    const __m512d se = _mm512_maskz_loadu_pd(m, r.se + h0), slope = _mm512_set1_pd(r.slope);
+    const __m512d zero = _mm512_setzero_pd();
+    __m512d vmax = _mm512_set1_pd(-INFINITY);
+    for (int64_t k = 0; k < deg; ++k) {
+      const int64_t j = r.ix[b + k];
+      const __m512i e = _mm512_add_epi64(_mm512_maskz_loadu_epi64(m, r.s_src + j * H + h0), sd);
+      __m512d v = _mm512_mul_pd(_mm512_cvtepi64_pd(e), se);
+      v = _mm512_mask_mul_pd(v, _mm512_cmp_pd_mask(v, zero, _CMP_LT_OQ), v, slope);
+      _mm512_mask_storeu_pd(y + k * H + h0, m, v);
+      vmax = _mm512_mask_mov_pd(vmax, _mm512_cmp_pd_mask(v, vmax, _CMP_GT_OQ), v);
+    }
+    const __m512d l2e = _mm512_set1_pd(r.log2e);
+    __m512i sum = _mm512_setzero_si512();
+    for (int64_t k = 0; k < deg; ++k) {
+      const __m512d yk = _mm512_mul_pd(_mm512_sub_pd(vmax, _mm512_maskz_loadu_pd(m, y + k * H + h0)), l2e);
+      const __m512i wk = _mm512_maskz_mov_epi64(m, exp2_fixed8(yk, r.poly, r.np));
+      _mm512_mask_storeu_epi64(w + k * H + h0, m, wk);
+      sum = _mm512_add_epi64(sum, wk);
+    }
+    const __m512d sumd = _mm512_cvtepi64_pd(sum), sc = _mm512_set1_pd(r.scale), zp = _mm512_set1_pd(r.zp);
+    const __m512d lo = _mm512_set1_pd(r.qmin), hi = _mm512_set1_pd(r.qmax);
+    for (int64_t k = 0; k < deg; ++k) {
+      const __m512d a = _mm512_div_pd(_mm512_cvtepi64_pd(_mm512_maskz_loadu_epi64(m, w + k * H + h0)), sumd);
+      __m512d q = _mm512_add_pd(_mm512_roundscale_pd(_mm512_div_pd(a, sc), _MM_FROUND_TO_NEAREST_INT |
+                                                                                 _MM_FROUND_NO_EXC), zp);
+      q = _mm512_sub_pd(_mm512_min_pd(_mm512_max_pd(q, lo), hi), zp);
+      _mm512_mask_cvtepi64_storeu_epi8(r.out + (b + k) * H + h0, m, _mm512_cvtpd_epi64(q));
+    }
+  }
+}
+#endif
+
+void gat_attention(uintptr_t indptr, uintptr_t indices, int64_t N, int H, int C, uintptr_t x, int64_t xs, int x_zp,
+                   uintptr_t a_src, uintptr_t a_dst, uintptr_t se, double slope, uintptr_t poly, int np,
+                   double log2e, double scale, double zp, double qmin, double qmax, uintptr_t out,
+                   const std::string& path, int threads) {
+  Path p = parse_path(path);
+  check_path(p);
+  if (H < 1 || H > GAT_MAX_HEADS) throw std::invalid_argument("gat_attention: 1 to 16 heads");
+  const int8_t* xp = reinterpret_cast<const int8_t*>(x);
+  const int32_t* as = reinterpret_cast<const int32_t*>(a_src);
+  const int32_t* ad = reinterpret_cast<const int32_t*>(a_dst);
+  std::vector<int64_t> s_src(static_cast<size_t>(N) * H), s_dst(static_cast<size_t>(N) * H);
+  const GatRow r{reinterpret_cast<const int64_t*>(indptr), reinterpret_cast<const int32_t*>(indices), s_src.data(),
+                 s_dst.data(), reinterpret_cast<const double*>(se), reinterpret_cast<const double*>(poly), np, H,
+                 slope, log2e, scale, zp, qmin, qmax, reinterpret_cast<uint8_t*>(out)};
+  py::gil_scoped_release release;
+#pragma omp parallel num_threads(nthreads(threads))
+  {
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < N; ++i) {  // per-node logit halves: exact int64 dot products
+      const int8_t* xr = xp + i * xs;
+      for (int h = 0; h < H; ++h) {
+        int64_t s = 0, d = 0;
+        for (int c = 0; c < C; ++c) {
+          const int64_t q = static_cast<int64_t>(xr[h * C + c]) - x_zp;
+          s += q * as[h * C + c];
+          d += q * ad[h * C + c];
+        }
+        s_src[i * H + h] = s;
+        s_dst[i * H + h] = d;
+      }
+    }
+    std::vector<double> y;
+    std::vector<int64_t> w;
+#pragma omp for schedule(dynamic, 256)
+    for (int64_t i = 0; i < N; ++i) {
+      const int64_t deg = r.ip[i + 1] - r.ip[i];
+      if (deg == 0) continue;
+      if (y.size() < static_cast<size_t>(deg) * H) y.resize(deg * H), w.resize(deg * H);
+#if DQ_X86
+      if (p == VNNI) {
+        gat_row_avx512(r, i, y.data(), w.data());
+        continue;
+      }
+#endif
+      gat_row_scalar(r, i, y.data(), w.data());
+    }
+  }
+}
