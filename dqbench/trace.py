@@ -20,7 +20,7 @@ from dqbench.errors import DQBenchError
 from dqbench.quant.fake_quant import range_ends
 from dqbench.quant.quantizer import FakeQuantize
 
-POINT_COLUMNS = ["step", "point", "saturated", "levels_used", "batch_absmax", "range_absmax"]
+POINT_COLUMNS = ["step", "point", "saturated", "levels_used", "code_entropy_bits", "batch_absmax", "range_absmax"]
 STEP_COLUMNS = ["step", "loss", "output_std", "distinct_outputs", "grad_norm"]
 
 
@@ -31,7 +31,7 @@ class _Recorder(nn.Module):
         super().__init__()
         self.inner = inner
         self.active = True
-        self.last: tuple[float, float, float, float] | None = None
+        self.last: tuple[float, float, float, float, float] | None = None
 
     def forward(self, x, protect=None):
         out = self.inner(x, protect)
@@ -42,21 +42,26 @@ class _Recorder(nn.Module):
 
 def saturation(x: torch.Tensor, quantizer: FakeQuantize, protect: torch.Tensor | None = None):
     """(fraction of the quantized rows' elements outside the representable range, fraction of the 2^bits integer
-    levels their codes use, their largest magnitude, the range's largest magnitude). A value is saturated when its
-    rounded code falls outside [qmin, qmax] (more than half a step beyond an end); a range much wider than the
-    values uses few levels."""
+    levels their codes use, entropy of their codes in bits, their largest magnitude, the range's largest
+    magnitude). A value is saturated when its rounded code falls outside [qmin, qmax] (more than half a step beyond
+    an end); a range much wider than the values uses few levels; values concentrated on few codes (most of them on
+    one or two, a handful of outliers on the rest) show as an entropy far below the bit width even where every
+    level is used."""
     qp = quantizer.qparams()
     lo, hi = range_ends(qp.scale, qp.zero_point, qp.qmin, qp.qmax)
     if protect is not None:
         x = x[~protect]
     if x.numel() == 0:
-        return 0.0, 0.0, 0.0, max(abs(lo), abs(hi))
+        return 0.0, 0.0, 0.0, 0.0, max(abs(lo), abs(hi))
     r = torch.round(x / qp.scale) + qp.zero_point
     outside = int(torch.count_nonzero((r < qp.qmin) | (r > qp.qmax))) / r.numel()
     n = qp.qmax - qp.qmin + 1
     codes = torch.nan_to_num(r.clamp(qp.qmin, qp.qmax), nan=qp.qmax + 1) - qp.qmin  # a diverged value: no level
-    levels = int(torch.count_nonzero(torch.bincount(codes.reshape(-1).long(), minlength=n + 1)[:n])) / n
-    return outside, levels, float(x.abs().max()), max(abs(lo), abs(hi))
+    counts = torch.bincount(codes.reshape(-1).long(), minlength=n + 1)[:n]
+    levels = int(torch.count_nonzero(counts)) / n
+    p = counts[counts > 0].double() / max(int(counts.sum()), 1)
+    entropy = float(-(p * torch.log2(p)).sum()) if p.numel() > 1 else 0.0
+    return outside, levels, entropy, float(x.abs().max()), max(abs(lo), abs(hi))
 
 
 class _Done(Exception):
@@ -140,7 +145,8 @@ def main_trace(args, root) -> int:
         f"Produced by: `{args.invocation}` (suite `{suite.name}`, trial `{trial.trial_id}`: the first "
         f"{len(steps)} optimizer steps of `dqbench run`'s training, seed {trial.seed}, fold {trial.fold}).", "",
         "saturated: fraction of the quantized (unprotected) elements more than half a step outside the range; "
-        "levels_used: fraction of the 2^bits integer codes their values use; "
+        "levels_used: fraction of the 2^bits integer codes their values use; code_entropy_bits: entropy of "
+        "their codes (at most the bit width; low where most values share a few codes); "
         "batch_absmax / range_absmax: the largest magnitude that reached the point against the range's.", "",
         "## Steps", "",
         tabulate(steps.iloc[::stride], headers="keys", tablefmt="github", showindex=False, floatfmt=".4g"), "",

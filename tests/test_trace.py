@@ -20,7 +20,7 @@ def quantizer_over(lo: float, hi: float) -> FakeQuantize:
 def test_saturation_counts_values_beyond_half_a_step_outside_the_range():
     q = quantizer_over(-1.0, 1.0)
     x = torch.tensor([-3.0, -1.0, 0.0, 0.5, 1.0, 1.001, 2.0, 5.0])
-    frac, levels, batch_max, range_max = saturation(x, q)
+    frac, levels, _, batch_max, range_max = saturation(x, q)
     assert frac == pytest.approx(3 / 8)  # -3, 2, 5 (1.001 is within half a step of the top)
     assert batch_max == 5.0 and range_max == pytest.approx(1.0, rel=0.02)
     assert levels == pytest.approx(5 / 256)  # codes -128 (-3, -1), -1 (0), 63 (0.5), 126 (1.0), 127 (1.001, 2, 5)
@@ -29,14 +29,25 @@ def test_saturation_counts_values_beyond_half_a_step_outside_the_range():
 def test_levels_used_shows_a_range_too_wide_for_the_values():
     q = quantizer_over(-100.0, 100.0)
     x = torch.linspace(-1.0, 1.0, 1000)
-    _, levels, _, _ = saturation(x, q)
+    _, levels, _, _, _ = saturation(x, q)
     assert levels == pytest.approx(3 / 256)  # step 200/255: only the codes of -0.78, 0 and +0.78 are reached
+
+
+def test_code_entropy_shows_values_concentrated_on_few_codes():
+    q = quantizer_over(-1.0, 1.0)
+    spread = torch.linspace(-1.0, 1.0, 256 * 40) * 1.003  # a hair past both ends: every code reached
+    _, levels, entropy, _, _ = saturation(spread, q)
+    assert levels == 1.0 and entropy == pytest.approx(8.0, abs=0.01)  # every code, equally often
+    concentrated = torch.cat([torch.zeros(99 * 256 * 40), spread])  # 99% on one code, 1% spread over all
+    _, levels, entropy, _, _ = saturation(concentrated, q)
+    assert levels == 1.0 and 0.1 < entropy < 0.2  # all levels used, yet 0.16 bits of information
+    assert saturation(torch.zeros(10), q)[2] == 0.0
 
 
 def test_saturation_leaves_protected_rows_out():
     q = quantizer_over(0.0, 1.0)
     x = torch.tensor([[5.0, 5.0], [0.5, 0.5], [0.2, 9.0]])
-    frac, _, batch_max, _ = saturation(x, q, protect=torch.tensor([True, False, False]))
+    frac, _, _, batch_max, _ = saturation(x, q, protect=torch.tensor([True, False, False]))
     assert frac == pytest.approx(1 / 4) and batch_max == 9.0
 
 
@@ -58,6 +69,7 @@ def test_first_step_never_saturates_under_momentum_ranges(data_root):
     assert "convs.0:aggregate" in set(points["point"]) and not any(p.endswith(":weight") for p in points["point"])
     assert points["saturated"].between(0, 1).all() and (steps["distinct_outputs"] > 1).all()
     assert points["levels_used"].between(0, 1).all() and (points["levels_used"] > 0).all()
+    assert points["code_entropy_bits"].between(0, 8).all()
 
 
 GRAPH_SUITE = """
