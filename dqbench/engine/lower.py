@@ -169,6 +169,9 @@ class _Lowerer:
         heads = layer.heads
         if heads > 16:
             raise LoweringError(f"op '{path}': {heads} attention heads; the engine supports at most 16")
+        if qatt.zero_point != 0:  # the SpMM reads edge weights as codes with zero point 0
+            raise LoweringError(f"op '{path}:attention': zero point {qatt.zero_point}; the engine needs attention "
+                                "coefficients quantized with zero point 0 (a range starting at 0)")
         att = GatAttention.from_vectors(layer.att_src, layer.att_dst, qlin.scale, LEAKY_SLOPE, qatt)
         self.ops.append(AttentionOp(name=path, src=f"{path}.lin:linear", dst=f"{path}:attention",
                                     x_zp=qlin.zero_point, att=att, dst_graph=f"gat:{path}"))

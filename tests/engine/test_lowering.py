@@ -238,6 +238,12 @@ def test_lowering_errors_name_the_op():
                                                   "convs.0.lin:linear": dataclasses.replace(qp, bits=16)})
     with pytest.raises(LoweringError, match="convs.0.lin:linear"):
         lower(wide)
+    gat = converted_model("gat", data, 8, heads=2)
+    qa = gat.activations["convs.1:attention"]
+    shifted = dataclasses.replace(gat, activations={**gat.activations,
+                                                    "convs.1:attention": dataclasses.replace(qa, zero_point=3)})
+    with pytest.raises(LoweringError, match="convs.1:attention"):
+        lower(shifted)
     fp32 = METHODS.get("fp32")().convert(ARCHS.get("gcn")(in_channels=12, out_channels=5, task="node"))
     with pytest.raises(LoweringError, match="32 bits"):
         lower(fp32)
