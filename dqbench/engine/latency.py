@@ -10,6 +10,7 @@ Controls:
 
 from __future__ import annotations
 
+import copy
 import statistics
 import time
 import warnings
@@ -99,7 +100,9 @@ def pyg_model(arch: str, sim, task: str, cached: bool = False):
         elif arch == "gin":
             mlp = nn.Sequential(layer.lin1.lin, layer.bn1, nn.ReLU(), layer.lin2.lin,
                                 *([layer.bn2, nn.ReLU()] if layer.bn2 is not None else []))
-            conv = GINConv(mlp)
+            state = copy.deepcopy(mlp.state_dict())
+            conv = GINConv(copy.deepcopy(mlp))  # GINConv resets its MLP's parameters: work on a copy, then reload
+            conv.nn.load_state_dict(state)
         else:
             w = layer.lin.lin.weight
             conv = GATConv(w.size(1), layer.channels, heads=layer.heads, concat=True)
@@ -126,23 +129,32 @@ def pyg_model(arch: str, sim, task: str, cached: bool = False):
 
 
 def fp32_control(arch: str, sim, data, threads: int):
-    """The engine's structure in FP32: MKL linear + hand-written CSR SpMM with fused bias/self/ReLU."""
+    """The engine's structure in FP32: MKL linear + hand-written CSR SpMM with fused bias/self/ReLU (GAT: a
+    hand-written attention kernel, per-destination softmax, then the SpMM with per-head weights and ELU)."""
+    from dqbench.archs.base import with_one_self_loop
+    from dqbench.archs.gat import LEAKY_SLOPE
     from dqbench.archs.gcn import gcn_norm_weights
 
     kern = K.kernels()
-    if kern is None or arch not in ("gcn", "gin") or not kern.cpu_has("vnni"):
+    if kern is None or arch not in ("gcn", "gin", "gat") or not kern.cpu_has("vnni"):
         return None
     n = data.num_nodes
+    wf = None
     if arch == "gcn":
         ei, w = gcn_norm_weights(data.edge_index, n)
         g, perm = K.Csr.from_edges(ei[0], ei[1], n)
         wf = w[perm].float().contiguous()
+    elif arch == "gat":
+        g, _ = K.Csr.from_edges(*with_one_self_loop(data.edge_index, n), n)
     else:
         g, _ = K.Csr.from_edges(data.edge_index[0], data.edge_index[1], n)
-        wf = None
     folded = []
     for layer in sim.convs:
-        if arch == "gcn":
+        if arch == "gat":
+            folded.append((layer.lin.lin.weight.detach().t().contiguous(),
+                           *(a.detach().reshape(-1).contiguous() for a in (layer.att_src, layer.att_dst)),
+                           layer.bias.detach(), layer.heads, layer.last))
+        elif arch == "gcn":
             folded.append((layer.lin.lin.weight.detach().t().contiguous(), layer.bias.detach(), not layer.last))
         else:
             mats = []
@@ -154,15 +166,27 @@ def fp32_control(arch: str, sim, data, threads: int):
                 mats.append((W.t().contiguous(), b.contiguous(), bn is not None))
             folded.append(mats)
 
-    def spmm(x, bias, relu, self_x):
+    def spmm(x, bias, relu, self_x, w=wf, heads=1):
         out = torch.empty(n, x.size(1))
-        kern.spmm_f32(K.ptr(g.indptr), K.ptr(g.indices), K.ptr(wf), n, K.ptr(x), x.size(1), K.ptr(self_x),
+        kern.spmm_f32(K.ptr(g.indptr), K.ptr(g.indices), K.ptr(w), heads, n, K.ptr(x), x.size(1), K.ptr(self_x),
                       K.ptr(bias), int(relu), K.ptr(out), "vnni", threads)
         return out
 
+    def attention(h, a_src, a_dst, heads):
+        w = torch.empty(g.indices.numel(), heads)
+        kern.gat_attention_f32(K.ptr(g.indptr), K.ptr(g.indices), n, heads, h.size(1) // heads, K.ptr(h),
+                               K.ptr(a_src), K.ptr(a_dst), LEAKY_SLOPE, K.ptr(w), "vnni", threads)
+        return w
+
     def forward(x):
         for item in folded:
-            if arch == "gcn":
+            if arch == "gat":
+                W, a_src, a_dst, b, heads, last = item
+                h = torch.mm(x, W)
+                x = spmm(h, b, False, None, attention(h, a_src, a_dst, heads), heads)
+                if not last:
+                    torch.nn.functional.elu(x, inplace=True)
+            elif arch == "gcn":
                 W, b, relu = item
                 x = spmm(torch.mm(x, W), b, relu, None)
             else:

@@ -56,3 +56,23 @@ def test_stats_match_pytest_benchmark_fields():
     s = stats([3.0, 1.0, 2.0, 4.0])
     assert s["min"] == 1.0 and s["max"] == 4.0 and s["median"] == 2.5 and s["rounds"] == 4
     assert s["iqr"] > 0 and s["stddev"] > 0 and s["mean"] == 2.5
+
+
+@pytest.mark.parametrize("arch", ["gcn", "gin", "gat"])
+def test_fp32_control_computes_the_pyg_model(dataset, arch):
+    """The FP32 same-structure control is a timing of the same model: its output is PyG's, to float rounding."""
+    import torch
+
+    from dqbench.engine.latency import converted_for_trial, fp32_control, pyg_model, trial_data
+
+    t = trial(arch)
+    data = trial_data(dataset)
+    sim = converted_for_trial(t, dataset, data).simulate()
+    f32 = fp32_control(arch, sim, data, 2)
+    if f32 is None:
+        pytest.skip("the FP32 control needs the compiled kernels on an AVX-512 VNNI CPU")
+    forward, _ = pyg_model(arch, sim, dataset.task)
+    with torch.no_grad():
+        want = forward(data.x.float(), data.edge_index)
+        got = f32(data.x.float().contiguous())
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)

@@ -637,14 +637,20 @@ void lut8(uintptr_t x, int64_t n, uintptr_t lut, uintptr_t out, const std::strin
 #if DQ_X86
 template <int NC>
 AVX512 void spmm_f32_panel(const int64_t* ip, const int32_t* ix, const float* w, int64_t i, const float* x, int F,
-                           int col0, float* acc, int64_t nnz) {
+                           int col0, float* acc, int64_t nnz, int heads) {
   __m512 a[NC];
   __mmask16 m[NC];
+  __m512i head[NC];  // per lane: the head its column belongs to (heads > 1: weights [nnz][heads])
+  const int C = F / heads;
+  const __mmask16 hm = tail_mask16(heads);
   #pragma GCC unroll 16
   for (int k = 0; k < NC; ++k) {
     int n = std::min(16, F - col0 - 16 * k);
     m[k] = tail_mask16(n);
     a[k] = _mm512_setzero_ps();
+    alignas(64) int32_t h[16];
+    for (int l = 0; l < 16; ++l) h[l] = std::min(heads - 1, (col0 + 16 * k + l) / C);
+    head[k] = _mm512_load_si512(h);
   }
   const int64_t end = ip[i + 1];
   for (int64_t e = ip[i]; e < end; ++e) {
@@ -653,7 +659,12 @@ AVX512 void spmm_f32_panel(const int64_t* ip, const int32_t* ix, const float* w,
       for (int k = 0; k < NC; ++k) _mm_prefetch(pf + 64 * k, _MM_HINT_T0);  // every line of the row
     }
     const float* row = x + static_cast<int64_t>(ix[e]) * F + col0;
-    if (w) {
+    if (w && heads > 1) {
+      const __m512 wh = _mm512_maskz_loadu_ps(hm, w + e * heads);
+      #pragma GCC unroll 16
+      for (int k = 0; k < NC; ++k)
+        a[k] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m[k], row + 16 * k), _mm512_permutexvar_ps(head[k], wh), a[k]);
+    } else if (w) {
       __m512 wv = _mm512_set1_ps(w[e]);
       #pragma GCC unroll 16
       for (int k = 0; k < NC; ++k) a[k] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m[k], row + 16 * k), wv, a[k]);
@@ -667,13 +678,13 @@ AVX512 void spmm_f32_panel(const int64_t* ip, const int32_t* ix, const float* w,
 }
 
 AVX512 void spmm_f32_row_avx512(const int64_t* ip, const int32_t* ix, const float* w, int64_t i, const float* x,
-                                int F, float* acc, int64_t nnz) {
+                                int F, float* acc, int64_t nnz, int heads) {
   for (int col0 = 0; col0 < F; col0 += 128) {
     switch ((std::min(128, F - col0) + 15) / 16) {
-      case 1: spmm_f32_panel<1>(ip, ix, w, i, x, F, col0, acc, nnz); break;
-      case 2: spmm_f32_panel<2>(ip, ix, w, i, x, F, col0, acc, nnz); break;
-      case 3: case 4: spmm_f32_panel<4>(ip, ix, w, i, x, F, col0, acc, nnz); break;
-      default: spmm_f32_panel<8>(ip, ix, w, i, x, F, col0, acc, nnz); break;
+      case 1: spmm_f32_panel<1>(ip, ix, w, i, x, F, col0, acc, nnz, heads); break;
+      case 2: spmm_f32_panel<2>(ip, ix, w, i, x, F, col0, acc, nnz, heads); break;
+      case 3: case 4: spmm_f32_panel<4>(ip, ix, w, i, x, F, col0, acc, nnz, heads); break;
+      default: spmm_f32_panel<8>(ip, ix, w, i, x, F, col0, acc, nnz, heads); break;
     }
   }
 }
@@ -738,10 +749,13 @@ AVX512 void gemm_i32_tile(const int32_t* x, int64_t i0, int K, const int32_t* W,
 }
 #endif
 
-void spmm_f32(uintptr_t indptr, uintptr_t indices, uintptr_t w, int64_t N, uintptr_t x, int F, uintptr_t self_x,
-              uintptr_t bias, int relu, uintptr_t out, const std::string& path, int threads) {
+// w: one weight per edge, or (heads > 1) [nnz][heads], head h weighting columns [h * F / heads, (h + 1) * F / heads)
+void spmm_f32(uintptr_t indptr, uintptr_t indices, uintptr_t w, int heads, int64_t N, uintptr_t x, int F,
+              uintptr_t self_x, uintptr_t bias, int relu, uintptr_t out, const std::string& path, int threads) {
   Path p = parse_path(path);
   check_path(p);
+  if (heads < 1 || heads > 16 || F % heads) throw std::invalid_argument("spmm_f32: 1 to 16 heads dividing F");
+  const int C = F / heads;
   const int64_t* ip = reinterpret_cast<const int64_t*>(indptr);
   const int32_t* ix = reinterpret_cast<const int32_t*>(indices);
   const float* wp = reinterpret_cast<const float*>(w);
@@ -755,15 +769,14 @@ void spmm_f32(uintptr_t indptr, uintptr_t indices, uintptr_t w, int64_t N, uintp
     float* o = op + i * F;
 #if DQ_X86
     if (p == VNNI) {
-      spmm_f32_row_avx512(ip, ix, wp, i, xp, F, o, ip[N]);
+      spmm_f32_row_avx512(ip, ix, wp, i, xp, F, o, ip[N], heads);
     } else
 #endif
     {
       std::fill(o, o + F, 0.f);
       for (int64_t e = ip[i]; e < ip[i + 1]; ++e) {
         const float* row = xp + static_cast<int64_t>(ix[e]) * F;
-        float wv = wp ? wp[e] : 1.f;
-        for (int c = 0; c < F; ++c) o[c] += wv * row[c];
+        for (int c = 0; c < F; ++c) o[c] += (wp ? wp[e * heads + c / C] : 1.f) * row[c];
       }
     }
     for (int c = 0; c < F; ++c) {
@@ -884,4 +897,5 @@ PYBIND11_MODULE(_kernels, m) {
   m.def("fake_quant_train", &fake_quant_train);
   m.def("zero_where", &zero_where);
   m.def("gat_attention", &gat_attention);
+  m.def("gat_attention_f32", &gat_attention_f32);
 }
