@@ -233,7 +233,7 @@ LATENCY_COLUMNS = {  # flattened metric -> column of the markdown table (seconds
     "median_s.fp32": "FP32 same-structure ms", "median_s.int32": "INT32 ms", "speedup.vs_pyg": "× PyG",
     "speedup.vs_pyg_csr": "× PyG CSR", "speedup.vs_fp32": "× FP32 same-structure", "speedup.vs_int32": "× INT32",
     "stages_s.quantize_input": "quantize ms", "stages_s.gemm": "GEMM ms", "stages_s.spmm": "SpMM ms",
-    "stages_s.requantize": "requantize ms", "memory_ratio": "INT8/FP32 memory",
+    "stages_s.attention": "attention ms", "stages_s.requantize": "requantize ms", "memory_ratio": "INT8/FP32 memory",
 }
 
 

@@ -133,3 +133,15 @@ def test_partial_run_compares_matching_folds_only():
     assert g["gain"] == pytest.approx(5.0) and g["gain_n"] == 1 and g["gain_partial"]
     text = markdown_tables(s, gains(s, accuracy_frame(recs)), [], pd.DataFrame())
     assert "-10.00 (n=1)" in text and "+5.00 (n=1)" in text
+
+
+def test_latency_table_shows_medians_stages_and_memory_in_ms():
+    from dqbench.report import latency_table
+
+    df = pd.DataFrame([{"dataset": "cora", "arch": "gat", "bits": 8, "threads": 1, "backend": "vnni",
+                        "median_s.int8": 0.002, "median_s.fp32": 0.008, "speedup.vs_fp32": 4.0,
+                        "stages_s.attention": 0.0005, "stages_s.gemm": 0.001,
+                        "memory_bytes.int8_total": 25, "memory_bytes.fp32_total": 100}])
+    row = latency_table(df).iloc[0]
+    assert row["INT8 ms"] == pytest.approx(2.0) and row["attention ms"] == pytest.approx(0.5)
+    assert row["× FP32 same-structure"] == 4.0 and row["INT8/FP32 memory"] == 0.25
