@@ -59,7 +59,7 @@ def exp2_fixed(y: torch.Tensor) -> torch.Tensor:
     f = y - n
     p = torch.full_like(f, EXP2_POLY[-1])
     for c in reversed(EXP2_POLY[:-1]):
-        p = p * f + c
+        p.mul_(f).add_(c)  # in place: the same two roundings as p * f + c
     live = y < W_BITS + 1
     shift = torch.where(live, W_BITS - n, torch.zeros_like(n)).long()
     return torch.where(live, torch.round(p * _POW2[shift]), torch.zeros_like(p)).long()
