@@ -6,7 +6,8 @@
 //   w = y < 33 ? nearbyint(p(f) * 2^(32 - n)) : 0       (int64: 2^-y in 32 fractional bits; p: 2^-f polynomial)
 //   code = clamp(nearbyint(double(w) / double(sum_row w) / scale) + zp, qmin, qmax) - zp          (uint8)
 // Integer sums are exact in any order and every float op is one IEEE double op, so all paths agree bit for bit.
-// Paths: "vnni" runs the AVX-512 exp loop; "avx2" and "scalar" the scalar one.
+// Paths: "vnni" runs the AVX-512 code (per-node logit halves, rows of eight heads per vector); "avx2" and "scalar"
+// the scalar code. At the end: the FP32 control of the same structure that latency trials time against it.
 #pragma once
 
 constexpr int GAT_W_BITS = 32;
