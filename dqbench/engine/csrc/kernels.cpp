@@ -218,6 +218,7 @@ struct Csr {
   int H;             // weight columns (1 when binary)
   int C;             // columns per head
   int64_t nnz;       // indptr[rows]
+  const int32_t* hidx = nullptr;  // vnni, H > 1: per 64-column chunk k and interleave m, the head of each lane
 };
 
 void spmm_row_scalar(const Csr& g, int64_t i, const int8_t* x, int64_t xs, int x_zp, int F, int32_t* acc) {
@@ -261,9 +262,11 @@ AVX2F void spmm_row_avx2(const Csr& g, int64_t i, const int8_t* x, int64_t xs, i
 
 // Four edges at a time: bytes of the four gathered rows are interleaved so that one vpdpbusd multiplies the
 // four (u8) edge weights with the four (s8) features of one column and adds them into its int32 lane.
-template <int NC, bool FULL>
+// HEADS (per-head weights, GAT): the four edges' weights are transposed into one dword per head, and each
+// interleaved vector takes its lanes' heads with one permute; rsum collects the per-head weight sums.
+template <int NC, bool FULL, bool HEADS>
 AVX512VNNI void spmm_panel_vnni(const Csr& g, int64_t i, const int8_t* x, int64_t xs, int col0, int ncols,
-                                int32_t* acc) {
+                                int32_t* acc, __m512i* rsum) {
   __m512i a[NC][4];
   __mmask64 cm[NC];
   #pragma GCC unroll 16
@@ -284,11 +287,24 @@ AVX512VNNI void spmm_panel_vnni(const Csr& g, int64_t i, const int8_t* x, int64_
         if (ncols > 64) _mm_prefetch(p + 64, _MM_HINT_T0);
       }
     }
-    uint32_t wd;
+    __m512i wv;
+    if (HEADS) {  // dword h = w[e, h] | w[e+1, h] << 8 | ... (rows past the end: weight 0)
+      const __mmask16 hm = tail_mask16(g.H);
+      wv = _mm512_setzero_si512();
+      #pragma GCC unroll 4
+      for (int t = 0; t < 4; ++t) {
+        __m512i wt = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(t < r ? hm : 0, g.w + (e + t) * g.H));
+        wv = _mm512_or_si512(wv, _mm512_slli_epi32(wt, 8 * t));
+      }
+      *rsum = _mm512_dpbusd_epi32(*rsum, wv, _mm512_set1_epi8(1));
+    }
+    uint32_t wd = 0;
     const int8_t* rows[4];
     if (__builtin_expect(r == 4, 1)) {
-      if (g.w) std::memcpy(&wd, g.w + e, 4);
-      else wd = 0x01010101u;
+      if (!HEADS) {
+        if (g.w) std::memcpy(&wd, g.w + e, 4);
+        else wd = 0x01010101u;
+      }
       #pragma GCC unroll 4
       for (int t = 0; t < 4; ++t) rows[t] = base + static_cast<int64_t>(g.indices[e + t]) * xs;
     } else {  // fewer than 4 edges left: repeat the first row with weight 0
@@ -296,10 +312,10 @@ AVX512VNNI void spmm_panel_vnni(const Csr& g, int64_t i, const int8_t* x, int64_
       for (int t = 0; t < 4; ++t) {
         int tt = t < r ? t : 0;
         rows[t] = base + static_cast<int64_t>(g.indices[e + tt]) * xs;
-        if (t < r) wd |= static_cast<uint32_t>(g.w ? g.w[e + t] : 1) << (8 * t);
+        if (!HEADS && t < r) wd |= static_cast<uint32_t>(g.w ? g.w[e + t] : 1) << (8 * t);
       }
     }
-    __m512i wv = _mm512_set1_epi32(static_cast<int>(wd));
+    if (!HEADS) wv = _mm512_set1_epi32(static_cast<int>(wd));
     #pragma GCC unroll 16
     for (int k = 0; k < NC; ++k) {
       __m512i v[4];
@@ -308,10 +324,14 @@ AVX512VNNI void spmm_panel_vnni(const Csr& g, int64_t i, const int8_t* x, int64_
         v[t] = FULL ? _mm512_loadu_si512(rows[t] + 64 * k) : _mm512_maskz_loadu_epi8(cm[k], rows[t] + 64 * k);
       __m512i t0 = _mm512_unpacklo_epi8(v[0], v[1]), t1 = _mm512_unpackhi_epi8(v[0], v[1]);
       __m512i t2 = _mm512_unpacklo_epi8(v[2], v[3]), t3 = _mm512_unpackhi_epi8(v[2], v[3]);
-      a[k][0] = _mm512_dpbusd_epi32(a[k][0], wv, _mm512_unpacklo_epi16(t0, t2));
-      a[k][1] = _mm512_dpbusd_epi32(a[k][1], wv, _mm512_unpackhi_epi16(t0, t2));
-      a[k][2] = _mm512_dpbusd_epi32(a[k][2], wv, _mm512_unpacklo_epi16(t1, t3));
-      a[k][3] = _mm512_dpbusd_epi32(a[k][3], wv, _mm512_unpackhi_epi16(t1, t3));
+      __m512i w4[4];
+      #pragma GCC unroll 4
+      for (int m = 0; m < 4; ++m)
+        w4[m] = HEADS ? _mm512_permutexvar_epi32(_mm512_loadu_si512(g.hidx + ((col0 / 64 + k) * 4 + m) * 16), wv) : wv;
+      a[k][0] = _mm512_dpbusd_epi32(a[k][0], w4[0], _mm512_unpacklo_epi16(t0, t2));
+      a[k][1] = _mm512_dpbusd_epi32(a[k][1], w4[1], _mm512_unpackhi_epi16(t0, t2));
+      a[k][2] = _mm512_dpbusd_epi32(a[k][2], w4[2], _mm512_unpacklo_epi16(t1, t3));
+      a[k][3] = _mm512_dpbusd_epi32(a[k][3], w4[3], _mm512_unpackhi_epi16(t1, t3));
     }
   }
   // a[k][m], 128-bit block L holds columns 16L + 4m .. +3: transpose the 4x4 grid of blocks back to order.
@@ -327,58 +347,41 @@ AVX512VNNI void spmm_panel_vnni(const Csr& g, int64_t i, const int8_t* x, int64_
   }
 }
 
-// Per-head edge weights (GAT): widen each gathered row to int32 and multiply by its head's weight.
-AVX512 void spmm_row_heads_avx512(const Csr& g, int64_t i, const int8_t* x, int64_t xs, int x_zp, int F,
-                                  int32_t* acc) {
-  int32_t rs[64] = {0};
-  const int nch = (F + 15) / 16;
-  __m512i idx[32];
-  for (int k = 0; k < nch; ++k) {
-    alignas(64) int32_t h[16];
-    for (int l = 0; l < 16; ++l) h[l] = std::min((16 * k + l) / g.C, g.H - 1);
-    idx[k] = _mm512_load_si512(h);
-  }
-  for (int k = 0; k < nch; ++k) _mm512_storeu_si512(acc + 16 * k, _mm512_setzero_si512());
-  __mmask16 hm = static_cast<__mmask16>((1u << g.H) - 1);
-  for (int64_t e = g.indptr[i]; e < g.indptr[i + 1]; ++e) {
-    const int8_t* row = x + static_cast<int64_t>(g.indices[e]) * xs;
-    __m512i wh = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(hm, g.w + e * g.H));
-    for (int h = 0; h < g.H; ++h) rs[h] += g.w[e * g.H + h];
-    for (int k = 0; k < nch; ++k) {
-      int n = std::min(16, F - 16 * k);
-      __mmask16 m = tail_mask16(n);
-      __m512i r = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, row + 16 * k));
-      __m512i p = _mm512_mullo_epi32(r, _mm512_permutexvar_epi32(idx[k], wh));
-      __m512i a = _mm512_loadu_si512(acc + 16 * k);
-      _mm512_storeu_si512(acc + 16 * k, _mm512_add_epi32(a, p));
+// One row on the vnni path: panels of up to 256 columns, then the zero-point correction x_zp * (weight sum).
+template <bool HEADS>
+AVX512VNNI void spmm_row_vnni_t(const Csr& g, int64_t i, const int8_t* x, int64_t xs, int x_zp, int F,
+                                int32_t* acc) {
+  __m512i rsum = _mm512_setzero_si512(), spare;
+  for (int col0 = 0; col0 < F; col0 += 256) {
+    int nc = std::min(256, F - col0);
+    const bool full = nc % 64 == 0;
+    __m512i* rs = col0 == 0 ? &rsum : &spare;  // per-head weight sums: once per row
+    switch ((nc + 63) / 64) {
+      case 1: full ? spmm_panel_vnni<1, true, HEADS>(g, i, x, xs, col0, nc, acc, rs) : spmm_panel_vnni<1, false, HEADS>(g, i, x, xs, col0, nc, acc, rs); break;
+      case 2: full ? spmm_panel_vnni<2, true, HEADS>(g, i, x, xs, col0, nc, acc, rs) : spmm_panel_vnni<2, false, HEADS>(g, i, x, xs, col0, nc, acc, rs); break;
+      case 3: full ? spmm_panel_vnni<3, true, HEADS>(g, i, x, xs, col0, nc, acc, rs) : spmm_panel_vnni<3, false, HEADS>(g, i, x, xs, col0, nc, acc, rs); break;
+      default: full ? spmm_panel_vnni<4, true, HEADS>(g, i, x, xs, col0, nc, acc, rs) : spmm_panel_vnni<4, false, HEADS>(g, i, x, xs, col0, nc, acc, rs); break;
     }
   }
-  for (int c = 0; c < F; ++c) acc[c] -= x_zp * rs[c / g.C];
+  if (!x_zp) return;
+  alignas(64) int32_t rs[16] = {0};
+  if (HEADS) {
+    _mm512_store_si512(rs, rsum);
+  } else {
+    for (int64_t e = g.indptr[i]; e < g.indptr[i + 1]; ++e) rs[0] += g.w ? g.w[e] : 1;
+  }
+  if (!HEADS) {
+    for (int c = 0; c < F; ++c) acc[c] -= x_zp * rs[0];
+  } else {
+    for (int h = 0; h < g.H; ++h)
+      for (int c = h * g.C; c < (h + 1 == g.H ? F : (h + 1) * g.C); ++c) acc[c] -= x_zp * rs[h];
+  }
 }
 
 AVX512VNNI void spmm_row_vnni(const Csr& g, int64_t i, const int8_t* x, int64_t xs, int x_zp, int F,
                               int32_t* acc) {
-  if (g.H > 1) return spmm_row_heads_avx512(g, i, x, xs, x_zp, F, acc);
-  for (int col0 = 0; col0 < F; col0 += 256) {
-    int nc = std::min(256, F - col0);
-    const bool full = nc % 64 == 0;
-    switch ((nc + 63) / 64) {
-      case 1: full ? spmm_panel_vnni<1, true>(g, i, x, xs, col0, nc, acc) : spmm_panel_vnni<1, false>(g, i, x, xs, col0, nc, acc); break;
-      case 2: full ? spmm_panel_vnni<2, true>(g, i, x, xs, col0, nc, acc) : spmm_panel_vnni<2, false>(g, i, x, xs, col0, nc, acc); break;
-      case 3: full ? spmm_panel_vnni<3, true>(g, i, x, xs, col0, nc, acc) : spmm_panel_vnni<3, false>(g, i, x, xs, col0, nc, acc); break;
-      default: full ? spmm_panel_vnni<4, true>(g, i, x, xs, col0, nc, acc) : spmm_panel_vnni<4, false>(g, i, x, xs, col0, nc, acc); break;
-    }
-  }
-  int32_t rs = 0;
-  for (int64_t e = g.indptr[i]; e < g.indptr[i + 1]; ++e) rs += g.w ? g.w[e] : 1;
-  if (x_zp) {
-    __m512i corr = _mm512_set1_epi32(x_zp * rs);
-    for (int c = 0; c < F; c += 16) {
-      int n = std::min(16, F - c);
-      __mmask16 m = tail_mask16(n);
-      _mm512_mask_storeu_epi32(acc + c, m, _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m, acc + c), corr));
-    }
-  }
+  if (g.H > 1) return spmm_row_vnni_t<true>(g, i, x, xs, x_zp, F, acc);
+  spmm_row_vnni_t<false>(g, i, x, xs, x_zp, F, acc);
 }
 #endif
 
@@ -392,6 +395,16 @@ void spmm_i8(uintptr_t indptr, uintptr_t indices, uintptr_t w, int H, int C, int
         reinterpret_cast<const uint8_t*>(w), w ? H : 1, w && H > 1 ? C : F,
         reinterpret_cast<const int64_t*>(indptr)[N]};
   const int8_t* xp = reinterpret_cast<const int8_t*>(x);
+  // vnni, per-head weights: lane l of interleaved vector m of 64-column chunk k holds column 64k + 16(l/4) + 4m + l%4
+  std::vector<int32_t> hidx;
+  if (g.H > 1) {
+    const int chunks = (F + 63) / 64;
+    hidx.resize(static_cast<size_t>(chunks) * 64);
+    for (int k = 0; k < chunks; ++k)
+      for (int m = 0; m < 4; ++m)
+        for (int l = 0; l < 16; ++l) hidx[(k * 4 + m) * 16 + l] = std::min((64 * k + 16 * (l / 4) + 4 * m + l % 4) / g.C, g.H - 1);
+    g.hidx = hidx.data();
+  }
   py::gil_scoped_release release;
   parallel_row_tiles(N, 1, F, threads, 64, [&](int64_t i, int, int32_t* acc) {
 #if DQ_X86
