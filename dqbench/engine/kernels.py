@@ -19,6 +19,7 @@ from dqbench.quant.qparams import QParams
 
 COMPILED_PATHS = ("vnni", "avx2", "scalar")
 BACKENDS = (*COMPILED_PATHS, "torch")
+MAX_HEADS = 16  # per-head edge weights and attention in the compiled kernels (their MAX_HEADS; tested equal)
 EDGE_CHUNK = 1 << 18
 
 
@@ -56,6 +57,13 @@ def resolve_backend(requested: str = "auto") -> str:
     if choice == "vnni" and not k.cpu_has("vnni") or choice == "avx2" and not k.cpu_has("avx2"):
         raise DQBenchError(f"this CPU does not support engine backend '{choice}'; use auto")
     return choice
+
+
+def runnable_backends() -> list[str]:
+    """Every backend this machine can run: ``torch`` and each compiled path its CPU supports."""
+    k = kernels()
+    compiled = [] if k is None else [p for p in COMPILED_PATHS if p == "scalar" or k.cpu_has(p)]
+    return ["torch", *compiled]
 
 
 def default_threads(threads: int | None) -> int:

@@ -167,8 +167,8 @@ class _Lowerer:
         qagg = self.act(path, "aggregate")
         self.spec["gat"] = True
         heads = layer.heads
-        if heads > 16:
-            raise LoweringError(f"op '{path}': {heads} attention heads; the engine supports at most 16")
+        if heads > K.MAX_HEADS:
+            raise LoweringError(f"op '{path}': {heads} attention heads; the engine supports at most {K.MAX_HEADS}")
         if qatt.zero_point != 0:  # the SpMM reads edge weights as codes with zero point 0
             raise LoweringError(f"op '{path}:attention': zero point {qatt.zero_point}; the engine needs attention "
                                 "coefficients quantized with zero point 0 (a range starting at 0)")

@@ -12,8 +12,7 @@ from dqbench.engine import kernels as K
 from dqbench.engine.attention import W_BITS, GatAttention, attention_codes, exp2_fixed
 from dqbench.quant.qparams import QParams
 
-PATHS = ["torch", *([] if K.kernels() is None else
-                    [p for p in K.COMPILED_PATHS if p == "scalar" or K.kernels().cpu_has(p)])]
+PATHS = K.runnable_backends()
 
 
 def graph(gen, n, nnz, hub=0):

@@ -9,15 +9,7 @@ import torch
 from dqbench.engine import kernels as K
 from dqbench.quant.qparams import QParams
 
-
-def compiled_paths():
-    k = K.kernels()
-    if k is None:
-        return []
-    return [p for p in K.COMPILED_PATHS if p == "scalar" or k.cpu_has(p)]
-
-
-PATHS = ["torch", *compiled_paths()]
+PATHS = K.runnable_backends()
 
 
 def random_csr(gen, rows, cols, nnz, heads=0, hub=None):
@@ -154,3 +146,12 @@ def test_backend_resolution(monkeypatch):
         K.resolve_backend("cuda")
     if K.kernels() is not None:
         assert K.resolve_backend("auto") in K.COMPILED_PATHS
+
+
+def test_runnable_backends_and_head_limit():
+    runnable = K.runnable_backends()
+    assert runnable[0] == "torch" and set(runnable) <= set(K.BACKENDS)
+    k = K.kernels()
+    if k is None:
+        pytest.skip("no compiled kernels")
+    assert "scalar" in runnable and k.MAX_HEADS == K.MAX_HEADS  # the Python lowering checks the kernels' limit

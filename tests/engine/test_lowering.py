@@ -26,12 +26,6 @@ from dqbench.registry import ARCHS, METHODS
 EXACT_OPS = ("QuantizeOp", "LutOp", "AliasOp")
 
 
-def backends():
-    k = K.kernels()
-    compiled = [] if k is None else [p for p in K.COMPILED_PATHS if p == "scalar" or k.cpu_has(p)]
-    return ["torch", *compiled]
-
-
 # -- graphs --------------------------------------------------------------------------------------------------
 def make_graph(kind: str, num_features: int = 12, seed: int = 0):
     from torch_geometric.data import Data
@@ -159,7 +153,7 @@ def check_against_simulation(conv, data, backend):
 def test_engine_matches_simulation(graph, arch, bits):
     data = make_graph(graph)
     conv = converted_model(arch, data, bits, **({"heads": 4} if arch == "gat" else {}))
-    for backend in backends():
+    for backend in K.runnable_backends():
         check_against_simulation(conv, data, backend)
 
 
@@ -170,7 +164,7 @@ def test_hub_in_degree_10k(arch):
 
     assert degree(data.edge_index[1], data.num_nodes).max() >= 10_000
     conv = converted_model(arch, data, 8, **({"heads": 2} if arch == "gat" else {}))
-    for backend in backends():
+    for backend in K.runnable_backends():
         check_against_simulation(conv, data, backend)
 
 
@@ -184,7 +178,7 @@ def test_compiled_paths_identical_to_torch(arch, bits):
     graph = ref_prog.prepare(data)
     with torch.no_grad():
         ref = ref_prog.execute(data.x, graph, trace=True)
-        for backend in backends()[1:]:
+        for backend in K.runnable_backends()[1:]:
             env = lower(conv, backend=backend).execute(data.x, graph, trace=True)
             assert env.keys() == ref.keys()
             for key, value in ref.items():
@@ -198,7 +192,7 @@ def test_graph_task_readout(arch, pool):
     graphs = [make_graph("powerlaw", num_features=8, seed=s) for s in range(3)] + [make_graph("empty", 8)]
     batch = Batch.from_data_list(graphs)
     conv = converted_model(arch, batch, 8, task="graph", pool=pool)
-    for backend in backends():
+    for backend in K.runnable_backends():
         prog = check_against_simulation(conv, batch, backend)
         assert prog.run(batch).shape == (4, 5)
 

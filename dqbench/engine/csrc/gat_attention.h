@@ -11,7 +11,6 @@
 #pragma once
 
 constexpr int GAT_W_BITS = 32;
-constexpr int GAT_MAX_HEADS = 16;
 
 inline double pow2_exact(int64_t k) {  // 2^k for -1022 <= k <= 1023, built from its exponent bits
   uint64_t b = static_cast<uint64_t>(1023 + k) << 52;
@@ -100,8 +99,8 @@ AVX512 inline __m512i exp2_fixed8(__m512d y, const double* poly, int np) {
 void gat_row_scalar(const GatRow& r, int64_t i, double* y, int64_t* w) {
   const int H = r.H;
   const int64_t b = r.ip[i], deg = r.ip[i + 1] - b;
-  double vmax[GAT_MAX_HEADS];
-  int64_t sum[GAT_MAX_HEADS];
+  double vmax[MAX_HEADS];
+  int64_t sum[MAX_HEADS];
   for (int h = 0; h < H; ++h) vmax[h] = -INFINITY, sum[h] = 0;
   for (int64_t k = 0; k < deg; ++k) {
     const int64_t j = r.ix[b + k];
@@ -171,7 +170,7 @@ void gat_attention(uintptr_t indptr, uintptr_t indices, int64_t N, int H, int C,
                    const std::string& path, int threads) {
   Path p = parse_path(path);
   check_path(p);
-  if (H < 1 || H > GAT_MAX_HEADS) throw std::invalid_argument("gat_attention: 1 to 16 heads");
+  if (H < 1 || H > MAX_HEADS) throw std::invalid_argument("gat_attention: 1 to 16 heads");
   const int8_t* xp = reinterpret_cast<const int8_t*>(x);
   const int32_t* as = reinterpret_cast<const int32_t*>(a_src);
   const int32_t* ad = reinterpret_cast<const int32_t*>(a_dst);
@@ -269,7 +268,7 @@ void gat_attention_f32(uintptr_t indptr, uintptr_t indices, int64_t N, int H, in
   Path p = parse_path(path);
   check_path(p);
   if (p != VNNI) throw std::invalid_argument("gat_attention_f32: the vnni path only");
-  if (H < 1 || H > GAT_MAX_HEADS) throw std::invalid_argument("gat_attention_f32: 1 to 16 heads");
+  if (H < 1 || H > MAX_HEADS) throw std::invalid_argument("gat_attention_f32: 1 to 16 heads");
 #if DQ_X86
   const int64_t* ip = reinterpret_cast<const int64_t*>(indptr);
   const int32_t* ix = reinterpret_cast<const int32_t*>(indices);

@@ -84,6 +84,8 @@ void parallel_row_tiles(int64_t N, int tile, int F, int threads, int chunk, Body
   }
 }
 
+constexpr int MAX_HEADS = 16;  // per-head edge weights and GAT attention; exported as _kernels.MAX_HEADS
+
 int g_prefetch = 32;  // SpMM software prefetch distance, in edges
 
 // ---------------------------------------------------------------------------------------------------------
@@ -390,7 +392,7 @@ void spmm_i8(uintptr_t indptr, uintptr_t indices, uintptr_t w, int H, int C, int
   Path p = parse_path(path);
   check_path(p);
   if (H > 64) throw std::invalid_argument("at most 64 heads");
-  if (H > 16 && p == VNNI) throw std::invalid_argument("the vnni path supports at most 16 heads");
+  if (H > MAX_HEADS && p == VNNI) throw std::invalid_argument("the vnni path supports at most 16 heads");
   Csr g{reinterpret_cast<const int64_t*>(indptr), reinterpret_cast<const int32_t*>(indices),
         reinterpret_cast<const uint8_t*>(w), w ? H : 1, w && H > 1 ? C : F,
         reinterpret_cast<const int64_t*>(indptr)[N]};
@@ -767,7 +769,7 @@ void spmm_f32(uintptr_t indptr, uintptr_t indices, uintptr_t w, int heads, int64
               uintptr_t self_x, uintptr_t bias, int relu, uintptr_t out, const std::string& path, int threads) {
   Path p = parse_path(path);
   check_path(p);
-  if (heads < 1 || heads > 16 || F % heads) throw std::invalid_argument("spmm_f32: 1 to 16 heads dividing F");
+  if (heads < 1 || heads > MAX_HEADS || F % heads) throw std::invalid_argument("spmm_f32: 1 to 16 heads dividing F");
   const int C = F / heads;
   const int64_t* ip = reinterpret_cast<const int64_t*>(indptr);
   const int32_t* ix = reinterpret_cast<const int32_t*>(indices);
@@ -867,6 +869,7 @@ void gemm_i32(uintptr_t x, int64_t N, int K, uintptr_t wp, int F, int x_zp, int 
 PYBIND11_MODULE(_kernels, m) {
   m.doc() = "dqbench integer kernels (int8 CSR SpMM / GEMM with fused requantization, fixed-point GAT attention; "
             "FP32 and INT32 controls)";
+  m.attr("MAX_HEADS") = MAX_HEADS;
   py::class_<Epi>(m, "Epi")
       .def(py::init<>())
       .def_readwrite("F", &Epi::F)
