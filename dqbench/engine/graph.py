@@ -20,22 +20,33 @@ def edge_codes(w: torch.Tensor, qp, what: str) -> torch.Tensor:
     return codes.to(torch.uint8)
 
 
+def gcn_csr(edge_index: torch.Tensor, n: int) -> tuple[Csr, torch.Tensor]:
+    """GCN's self-looped adjacency in CSR and its float normalised edge weights in CSR order."""
+    from dqbench.archs.gcn import gcn_norm_weights
+
+    ei, w = gcn_norm_weights(edge_index, n)
+    csr, perm = Csr.from_edges(ei[0], ei[1], n)
+    return csr, w[perm]
+
+
+def gat_csr(edge_index: torch.Tensor, n: int) -> tuple[Csr, torch.Tensor]:
+    """GAT's adjacency with one self loop per node in CSR, and perm: the model's edge order -> CSR order."""
+    src, dst = with_one_self_loop(edge_index, n)
+    return Csr.from_edges(src, dst, n)
+
+
 def prepare_graph(spec: dict, data) -> dict:
     n = int(data.num_nodes) if data.num_nodes is not None else data.x.size(0)
     edge_index = data.edge_index
     out: dict = {}
     if "gcn" in spec:
-        from dqbench.archs.gcn import gcn_norm_weights
-
-        ei, w = gcn_norm_weights(edge_index, n)
-        csr, perm = Csr.from_edges(ei[0], ei[1], n)
+        csr, w = gcn_csr(edge_index, n)
         for key, qp in spec["gcn"].items():
-            out[key] = csr.with_weights(edge_codes(w, qp, key)[perm])
+            out[key] = csr.with_weights(edge_codes(w, qp, key))
     if spec.get("edges"):
         out["edges"], _ = Csr.from_edges(edge_index[0], edge_index[1], n)
     if spec.get("gat"):
-        src, dst = with_one_self_loop(edge_index, n)
-        csr, perm = Csr.from_edges(src, dst, n)
+        csr, perm = gat_csr(edge_index, n)
         out["gat"] = {"csr": csr, "perm": perm}  # perm: edge order (the model's) -> CSR order
     if spec.get("pool"):
         batch = data.batch if getattr(data, "batch", None) is not None else torch.zeros(n, dtype=torch.long)

@@ -131,9 +131,8 @@ def pyg_model(arch: str, sim, task: str, cached: bool = False):
 def fp32_control(arch: str, sim, data, threads: int):
     """The engine's structure in FP32: MKL linear + hand-written CSR SpMM with fused bias/self/ReLU (GAT: a
     hand-written attention kernel, per-destination softmax, then the SpMM with per-head weights and ELU)."""
-    from dqbench.archs.base import with_one_self_loop
     from dqbench.archs.gat import LEAKY_SLOPE
-    from dqbench.archs.gcn import gcn_norm_weights
+    from dqbench.engine.graph import gat_csr, gcn_csr
 
     kern = K.kernels()
     if kern is None or arch not in ("gcn", "gin", "gat") or not kern.cpu_has("vnni"):
@@ -141,11 +140,10 @@ def fp32_control(arch: str, sim, data, threads: int):
     n = data.num_nodes
     wf = None
     if arch == "gcn":
-        ei, w = gcn_norm_weights(data.edge_index, n)
-        g, perm = K.Csr.from_edges(ei[0], ei[1], n)
-        wf = w[perm].float().contiguous()
+        g, w = gcn_csr(data.edge_index, n)
+        wf = w.float().contiguous()
     elif arch == "gat":
-        g, _ = K.Csr.from_edges(*with_one_self_loop(data.edge_index, n), n)
+        g, _ = gat_csr(data.edge_index, n)
     else:
         g, _ = K.Csr.from_edges(data.edge_index[0], data.edge_index[1], n)
     folded = []
