@@ -11,6 +11,7 @@
 #pragma once
 
 constexpr int GAT_W_BITS = 32;
+constexpr int GAT_PREFETCH = 24;  // edges ahead for the software prefetch of the per-node logit halves
 
 inline double pow2_exact(int64_t k) {  // 2^k for -1022 <= k <= 1023, built from its exponent bits
   uint64_t b = static_cast<uint64_t>(1023 + k) << 52;
@@ -74,6 +75,7 @@ struct GatRow {  // what every row of one attention call reads
   const double* se;
   const double* poly;
   int np, H;
+  int64_t nnz;
   double slope, log2e, scale, zp, qmin, qmax;
   uint8_t* out;
 };
@@ -137,6 +139,8 @@ AVX512 void gat_row_avx512(const GatRow& r, int64_t i, double* y, int64_t* w) {
     __m512d vmax = _mm512_set1_pd(-INFINITY);
     for (int64_t k = 0; k < deg; ++k) {
       const int64_t j = r.ix[b + k];
+      if (b + k + GAT_PREFETCH < r.nnz)  // the source's logit half, some edges ahead (random rows)
+        _mm_prefetch(reinterpret_cast<const char*>(r.s_src + r.ix[b + k + GAT_PREFETCH] * H + h0), _MM_HINT_T0);
       const __m512i e = _mm512_add_epi64(_mm512_maskz_loadu_epi64(m, r.s_src + j * H + h0), sd);
       __m512d v = _mm512_mul_pd(_mm512_cvtepi64_pd(e), se);
       v = _mm512_mask_mul_pd(v, _mm512_cmp_pd_mask(v, zero, _CMP_LT_OQ), v, slope);
@@ -176,8 +180,9 @@ void gat_attention(uintptr_t indptr, uintptr_t indices, int64_t N, int H, int C,
   const int32_t* ad = reinterpret_cast<const int32_t*>(a_dst);
   const size_t nh = static_cast<size_t>(N) * H;
   std::unique_ptr<int64_t[]> s_src(new int64_t[nh]), s_dst(new int64_t[nh]);
-  const GatRow r{reinterpret_cast<const int64_t*>(indptr), reinterpret_cast<const int32_t*>(indices), s_src.get(),
-                 s_dst.get(), reinterpret_cast<const double*>(se), reinterpret_cast<const double*>(poly), np, H,
+  const int64_t* ip = reinterpret_cast<const int64_t*>(indptr);
+  const GatRow r{ip, reinterpret_cast<const int32_t*>(indices), s_src.get(), s_dst.get(),
+                 reinterpret_cast<const double*>(se), reinterpret_cast<const double*>(poly), np, H, ip[N],
                  slope, log2e, scale, zp, qmin, qmax, reinterpret_cast<uint8_t*>(out)};
   py::gil_scoped_release release;
 #pragma omp parallel num_threads(nthreads(threads))
@@ -237,13 +242,15 @@ AVX512 float dot_f32(const float* a, const float* b, int n) {
   return _mm512_reduce_add_ps(s);
 }
 
-AVX512 void gat_row_f32_avx512(const int64_t* ip, const int32_t* ix, const float* s_src, const float* s_dst,
-                               int64_t i, int H, float slope, float* y, float* out) {
+AVX512 void gat_row_f32_avx512(const int64_t* ip, const int32_t* ix, int64_t nnz, const float* s_src,
+                               const float* s_dst, int64_t i, int H, float slope, float* y, float* out) {
   const int64_t b = ip[i], deg = ip[i + 1] - b;
   const __mmask16 m = tail_mask16(H);
   const __m512 sd = _mm512_maskz_loadu_ps(m, s_dst + i * H), sl = _mm512_set1_ps(slope), zero = _mm512_setzero_ps();
   __m512 vmax = _mm512_set1_ps(-INFINITY);
   for (int64_t k = 0; k < deg; ++k) {
+    if (b + k + GAT_PREFETCH < nnz)  // as the INT8 kernel does
+      _mm_prefetch(reinterpret_cast<const char*>(s_src + static_cast<int64_t>(ix[b + k + GAT_PREFETCH]) * H), _MM_HINT_T0);
     __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, s_src + static_cast<int64_t>(ix[b + k]) * H), sd);
     v = _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), v, sl);
     _mm512_mask_storeu_ps(y + k * H, m, v);
@@ -292,7 +299,7 @@ void gat_attention_f32(uintptr_t indptr, uintptr_t indices, int64_t N, int H, in
     for (int64_t i = 0; i < N; ++i) {
       const int64_t deg = ip[i + 1] - ip[i];
       if (static_cast<int64_t>(y.size()) < deg * H) y.resize(deg * H);
-      gat_row_f32_avx512(ip, ix, s_src.get(), s_dst.get(), i, H, slope, y.data(), op);
+      gat_row_f32_avx512(ip, ix, ip[N], s_src.get(), s_dst.get(), i, H, slope, y.data(), op);
     }
   }
 #else
