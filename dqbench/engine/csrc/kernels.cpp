@@ -372,12 +372,8 @@ AVX512VNNI void spmm_row_vnni_t(const Csr& g, int64_t i, const int8_t* x, int64_
   } else {
     for (int64_t e = g.indptr[i]; e < g.indptr[i + 1]; ++e) rs[0] += g.w ? g.w[e] : 1;
   }
-  if (!HEADS) {
-    for (int c = 0; c < F; ++c) acc[c] -= x_zp * rs[0];
-  } else {
-    for (int h = 0; h < g.H; ++h)
-      for (int c = h * g.C; c < (h + 1 == g.H ? F : (h + 1) * g.C); ++c) acc[c] -= x_zp * rs[h];
-  }
+  for (int h = 0; h < g.H; ++h)  // one head (g.C == F) unless HEADS
+    for (int c = h * g.C; c < (h + 1 == g.H ? F : (h + 1) * g.C); ++c) acc[c] -= x_zp * rs[h];
 }
 
 AVX512VNNI void spmm_row_vnni(const Csr& g, int64_t i, const int8_t* x, int64_t xs, int x_zp, int F,
@@ -399,7 +395,7 @@ void spmm_i8(uintptr_t indptr, uintptr_t indices, uintptr_t w, int H, int C, int
   const int8_t* xp = reinterpret_cast<const int8_t*>(x);
   // vnni, per-head weights: lane l of interleaved vector m of 64-column chunk k holds column 64k + 16(l/4) + 4m + l%4
   std::vector<int32_t> hidx;
-  if (g.H > 1) {
+  if (g.H > 1 && p == VNNI) {
     const int chunks = (F + 63) / 64;
     hidx.resize(static_cast<size_t>(chunks) * 64);
     for (int k = 0; k < chunks; ++k)
