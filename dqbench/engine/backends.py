@@ -22,12 +22,9 @@ class Backend:
     __doc__: str
 
     def available(self) -> bool:
-        if self.name == "torch":
-            return True
-        from dqbench.engine.kernels import kernels
+        from dqbench.engine.kernels import runs_here
 
-        k = kernels()
-        return k is not None and (self.name == "scalar" or bool(k.cpu_has(self.name)))
+        return runs_here(self.name)
 
 
 for _name, _doc in DESCRIPTIONS.items():

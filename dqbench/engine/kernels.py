@@ -59,11 +59,17 @@ def resolve_backend(requested: str = "auto") -> str:
     return choice
 
 
-def runnable_backends() -> list[str]:
-    """Every backend this machine can run: ``torch`` and each compiled path its CPU supports."""
+def runs_here(backend: str) -> bool:
+    """Whether this machine can run the backend: ``torch`` always, a compiled path if built and the CPU has it."""
+    if backend == "torch":
+        return True
     k = kernels()
-    compiled = [] if k is None else [p for p in COMPILED_PATHS if p == "scalar" or k.cpu_has(p)]
-    return ["torch", *compiled]
+    return k is not None and (backend == "scalar" or bool(k.cpu_has(backend)))
+
+
+def runnable_backends() -> list[str]:
+    """Every backend this machine can run: ``torch`` first, then each compiled path it supports."""
+    return ["torch", *(p for p in COMPILED_PATHS if runs_here(p))]
 
 
 def default_threads(threads: int | None) -> int:
