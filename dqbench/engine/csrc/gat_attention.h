@@ -174,7 +174,7 @@ void gat_attention(uintptr_t indptr, uintptr_t indices, int64_t N, int H, int C,
                    const std::string& path, int threads) {
   Path p = parse_path(path);
   check_path(p);
-  if (H < 1 || H > MAX_HEADS) throw std::invalid_argument("gat_attention: 1 to 16 heads");
+  if (H < 1 || H > MAX_HEADS) throw heads_error("gat_attention");
   const int8_t* xp = reinterpret_cast<const int8_t*>(x);
   const int32_t* as = reinterpret_cast<const int32_t*>(a_src);
   const int32_t* ad = reinterpret_cast<const int32_t*>(a_dst);
@@ -275,7 +275,7 @@ void gat_attention_f32(uintptr_t indptr, uintptr_t indices, int64_t N, int H, in
   Path p = parse_path(path);
   check_path(p);
   if (p != VNNI) throw std::invalid_argument("gat_attention_f32: the vnni path only");
-  if (H < 1 || H > MAX_HEADS) throw std::invalid_argument("gat_attention_f32: 1 to 16 heads");
+  if (H < 1 || H > MAX_HEADS) throw heads_error("gat_attention_f32");
 #if DQ_X86
   const int64_t* ip = reinterpret_cast<const int64_t*>(indptr);
   const int32_t* ix = reinterpret_cast<const int32_t*>(indices);

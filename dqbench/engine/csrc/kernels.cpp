@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -85,6 +86,9 @@ void parallel_row_tiles(int64_t N, int tile, int F, int threads, int chunk, Body
 }
 
 constexpr int MAX_HEADS = 16;  // per-head edge weights and GAT attention; exported as _kernels.MAX_HEADS
+inline std::invalid_argument heads_error(const char* what, const char* extra = "") {
+  return std::invalid_argument(std::string(what) + ": 1 to " + std::to_string(MAX_HEADS) + " heads" + extra);
+}
 
 int g_prefetch = 32;  // SpMM software prefetch distance, in edges
 
@@ -220,7 +224,8 @@ struct Csr {
   int H;             // weight columns (1 when binary)
   int C;             // columns per head
   int64_t nnz;       // indptr[rows]
-  const int32_t* hidx = nullptr;  // vnni, H > 1: per 64-column chunk k and interleave m, the head of each lane
+  const int32_t* hidx = nullptr;   // vnni, H > 1: per 64-column chunk k and interleave m, the head of each lane
+  const int32_t* chead = nullptr;  // vnni, H > 1: the head of each column (F entries)
 };
 
 void spmm_row_scalar(const Csr& g, int64_t i, const int8_t* x, int64_t xs, int x_zp, int F, int32_t* acc) {
@@ -265,7 +270,9 @@ AVX2F void spmm_row_avx2(const Csr& g, int64_t i, const int8_t* x, int64_t xs, i
 // Four edges at a time: bytes of the four gathered rows are interleaved so that one vpdpbusd multiplies the
 // four (u8) edge weights with the four (s8) features of one column and adds them into its int32 lane.
 // HEADS (per-head weights, GAT): the four edges' weights are transposed into one dword per head, and each
-// interleaved vector takes its lanes' heads with one permute; rsum collects the per-head weight sums.
+// interleaved vector takes its lanes' heads with one permute.
+// rsum (if not null) collects the weight sums for the zero-point correction: lane h holds head h's sum
+// (every lane the one sum without HEADS), one dpbusd with ones per four edges.
 template <int NC, bool FULL, bool HEADS>
 AVX512VNNI void spmm_panel_vnni(const Csr& g, int64_t i, const int8_t* x, int64_t xs, int col0, int ncols,
                                 int32_t* acc, __m512i* rsum) {
@@ -298,7 +305,6 @@ AVX512VNNI void spmm_panel_vnni(const Csr& g, int64_t i, const int8_t* x, int64_
         __m512i wt = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(t < r ? hm : 0, g.w + (e + t) * g.H));
         wv = _mm512_or_si512(wv, _mm512_slli_epi32(wt, 8 * t));
       }
-      *rsum = _mm512_dpbusd_epi32(*rsum, wv, _mm512_set1_epi8(1));
     }
     uint32_t wd = 0;
     const int8_t* rows[4];
@@ -318,6 +324,7 @@ AVX512VNNI void spmm_panel_vnni(const Csr& g, int64_t i, const int8_t* x, int64_
       }
     }
     if (!HEADS) wv = _mm512_set1_epi32(static_cast<int>(wd));
+    if (rsum) *rsum = _mm512_dpbusd_epi32(*rsum, wv, _mm512_set1_epi8(1));
     #pragma GCC unroll 16
     for (int k = 0; k < NC; ++k) {
       __m512i v[4];
@@ -349,15 +356,16 @@ AVX512VNNI void spmm_panel_vnni(const Csr& g, int64_t i, const int8_t* x, int64_
   }
 }
 
-// One row on the vnni path: panels of up to 256 columns, then the zero-point correction x_zp * (weight sum).
+// One row on the vnni path: panels of up to 256 columns, then the zero-point correction x_zp * (weight sum of
+// the column's head), sixteen columns at a time.
 template <bool HEADS>
 AVX512VNNI void spmm_row_vnni_t(const Csr& g, int64_t i, const int8_t* x, int64_t xs, int x_zp, int F,
                                 int32_t* acc) {
-  __m512i rsum = _mm512_setzero_si512(), spare;
+  __m512i rsum = _mm512_setzero_si512();
   for (int col0 = 0; col0 < F; col0 += 256) {
     int nc = std::min(256, F - col0);
     const bool full = nc % 64 == 0;
-    __m512i* rs = col0 == 0 ? &rsum : &spare;  // per-head weight sums: once per row
+    __m512i* rs = col0 == 0 && x_zp ? &rsum : nullptr;  // weight sums: once per row, when there is a zero point
     switch ((nc + 63) / 64) {
       case 1: full ? spmm_panel_vnni<1, true, HEADS>(g, i, x, xs, col0, nc, acc, rs) : spmm_panel_vnni<1, false, HEADS>(g, i, x, xs, col0, nc, acc, rs); break;
       case 2: full ? spmm_panel_vnni<2, true, HEADS>(g, i, x, xs, col0, nc, acc, rs) : spmm_panel_vnni<2, false, HEADS>(g, i, x, xs, col0, nc, acc, rs); break;
@@ -366,14 +374,13 @@ AVX512VNNI void spmm_row_vnni_t(const Csr& g, int64_t i, const int8_t* x, int64_
     }
   }
   if (!x_zp) return;
-  alignas(64) int32_t rs[16] = {0};
-  if (HEADS) {
-    _mm512_store_si512(rs, rsum);
-  } else {
-    for (int64_t e = g.indptr[i]; e < g.indptr[i + 1]; ++e) rs[0] += g.w ? g.w[e] : 1;
+  const __m512i zp = _mm512_set1_epi32(x_zp);
+  for (int c = 0; c < F; c += 16) {
+    const __mmask16 m = tail_mask16(F - c);
+    __m512i rs = HEADS ? _mm512_permutexvar_epi32(_mm512_maskz_loadu_epi32(m, g.chead + c), rsum) : rsum;
+    __m512i a = _mm512_maskz_loadu_epi32(m, acc + c);
+    _mm512_mask_storeu_epi32(acc + c, m, _mm512_sub_epi32(a, _mm512_mullo_epi32(zp, rs)));
   }
-  for (int h = 0; h < g.H; ++h)  // one head (g.C == F) unless HEADS
-    for (int c = h * g.C; c < (h + 1 == g.H ? F : (h + 1) * g.C); ++c) acc[c] -= x_zp * rs[h];
 }
 
 AVX512VNNI void spmm_row_vnni(const Csr& g, int64_t i, const int8_t* x, int64_t xs, int x_zp, int F,
@@ -388,20 +395,22 @@ void spmm_i8(uintptr_t indptr, uintptr_t indices, uintptr_t w, int H, int C, int
   Path p = parse_path(path);
   check_path(p);
   if (H > 64) throw std::invalid_argument("at most 64 heads");
-  if (H > MAX_HEADS && p == VNNI) throw std::invalid_argument("the vnni path supports at most 16 heads");
+  if (H > MAX_HEADS && p == VNNI) throw heads_error("the vnni path");
   Csr g{reinterpret_cast<const int64_t*>(indptr), reinterpret_cast<const int32_t*>(indices),
         reinterpret_cast<const uint8_t*>(w), w ? H : 1, w && H > 1 ? C : F,
         reinterpret_cast<const int64_t*>(indptr)[N]};
   const int8_t* xp = reinterpret_cast<const int8_t*>(x);
   // vnni, per-head weights: lane l of interleaved vector m of 64-column chunk k holds column 64k + 16(l/4) + 4m + l%4
-  std::vector<int32_t> hidx;
+  std::vector<int32_t> hidx, chead;
   if (g.H > 1 && p == VNNI) {
     const int chunks = (F + 63) / 64;
     hidx.resize(static_cast<size_t>(chunks) * 64);
     for (int k = 0; k < chunks; ++k)
       for (int m = 0; m < 4; ++m)
         for (int l = 0; l < 16; ++l) hidx[(k * 4 + m) * 16 + l] = std::min((64 * k + 16 * (l / 4) + 4 * m + l % 4) / g.C, g.H - 1);
+    for (int c = 0; c < F; ++c) chead.push_back(std::min(c / g.C, g.H - 1));
     g.hidx = hidx.data();
+    g.chead = chead.data();
   }
   py::gil_scoped_release release;
   parallel_row_tiles(N, 1, F, threads, 64, [&](int64_t i, int, int32_t* acc) {
@@ -765,7 +774,7 @@ void spmm_f32(uintptr_t indptr, uintptr_t indices, uintptr_t w, int heads, int64
               uintptr_t self_x, uintptr_t bias, int relu, uintptr_t out, const std::string& path, int threads) {
   Path p = parse_path(path);
   check_path(p);
-  if (heads < 1 || heads > MAX_HEADS || F % heads) throw std::invalid_argument("spmm_f32: 1 to 16 heads dividing F");
+  if (heads < 1 || heads > MAX_HEADS || F % heads) throw heads_error("spmm_f32", " dividing F");
   const int C = F / heads;
   const int64_t* ip = reinterpret_cast<const int64_t*>(indptr);
   const int32_t* ix = reinterpret_cast<const int32_t*>(indices);
