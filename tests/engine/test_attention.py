@@ -64,6 +64,17 @@ def test_paths_identical_and_close_to_float64(heads, channels):
     assert ((sums - 1).abs() <= deg[:, None] * att.qp.scale).all()
 
 
+def test_torch_path_slices_do_not_change_codes(monkeypatch):
+    """The PyTorch path works in slices of edges; slices that cut rows (and a last short one) give the same codes."""
+    from dqbench.engine import attention
+
+    g, x, att, _, _ = setup(4, 8, seed=2, hub=500)
+    whole = attention_codes("torch", g, x, 3, att)
+    assert g.indices.numel() < attention._SLICE
+    monkeypatch.setattr(attention, "_SLICE", 97)
+    assert torch.equal(attention_codes("torch", g, x, 3, att), whole)
+
+
 def test_large_logits():
     """Logits so spread that most numerators underflow to zero."""
     g, x, att, _, _ = setup(4, 8, seed=1, att_scale=40.0)
