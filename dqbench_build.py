@@ -7,6 +7,7 @@ architecture elsewhere); AVX2 / AVX-512 VNNI code is selected at run time, so th
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -29,12 +30,21 @@ def _pybind11_include() -> str:
     return pybind11.get_include()
 
 
+def _source_hash() -> str:
+    """dqbench.engine.build.source_hash, loaded by path (importing the package would import torch)."""
+    spec = importlib.util.spec_from_file_location("_dqbench_engine_build", HERE / "dqbench" / "engine" / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.source_hash(HERE / CSRC)
+
+
 def make_extension() -> Extension:
     return Extension(
         "dqbench.engine._kernels",
         sources=SOURCES,
         depends=HEADERS,
         include_dirs=[inc for inc in (_pybind11_include(), str(CSRC)) if inc],
+        define_macros=[("DQ_SOURCE_HASH", f'"{_source_hash()}"')],  # the engine rebuilds if csrc/ changes later
         extra_compile_args=CXX_FLAGS if sys.platform != "win32" else ["/O2", "/openmp", "/std:c++17"],
         extra_link_args=LINK_FLAGS if sys.platform != "win32" else [],
         language="c++",

@@ -1,9 +1,12 @@
-"""Locate the compiled kernel core; if a source checkout has not been built, compile it once with the system
-C++ compiler into a cache directory (``DQBENCH_CACHE``/engine). Returns None when no compiler is available:
-the engine then uses its pure-PyTorch path."""
+"""Locate the compiled kernel core; if a source checkout has not been built, or its build is older than the
+sources in ``csrc/`` (an editable install whose kernels were edited), compile it once with the system C++ compiler
+into a cache directory (``DQBENCH_CACHE``/engine). Returns None when no compiler is available: the engine then
+uses its pure-PyTorch path. Imports only the standard library (``dqbench_build.py`` loads it to hash the sources).
+"""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -11,6 +14,7 @@ import os
 import subprocess
 import sys
 import sysconfig
+import warnings
 from pathlib import Path
 
 CSRC = Path(__file__).resolve().parent / "csrc"
@@ -21,9 +25,10 @@ def _cache_dir() -> Path:
     return Path(base) / "engine"
 
 
-def _source_hash() -> str:
+def source_hash(csrc: Path = CSRC) -> str:
+    """Hash of the kernel sources (and the Python version), compiled into the core as ``SOURCE_HASH``."""
     h = hashlib.sha1()
-    for p in sorted(CSRC.glob("*")):
+    for p in sorted(p for p in csrc.iterdir() if p.suffix in (".cpp", ".h")):  # what is packaged
         h.update(p.name.encode())
         h.update(p.read_bytes())
     h.update(sys.version.encode())
@@ -45,25 +50,32 @@ def _compile(out: Path) -> None:
              "-shared", "-fPIC"]
     includes = [f"-I{pybind11.get_include()}", f"-I{sysconfig.get_paths()['include']}", f"-I{CSRC}"]
     tmp = out.with_suffix(f".{os.getpid()}.tmp")
-    cmd = [cxx, *flags, *includes, str(CSRC / "kernels.cpp"), "-o", str(tmp)]
+    cmd = [cxx, *flags, *includes, f'-DDQ_SOURCE_HASH="{source_hash()}"', str(CSRC / "kernels.cpp"), "-o", str(tmp)]
     subprocess.run(cmd, check=True, capture_output=True, timeout=600)
     os.replace(tmp, out)
 
 
+@functools.lru_cache(maxsize=None)
 def load_kernels():
-    """The ``_kernels`` module, or None if it is neither installed nor buildable here."""
+    """The ``_kernels`` module, or None if it is neither installed nor buildable here. An installed core built from
+    other sources than ``csrc/`` is replaced by a JIT build of the current sources (with a warning)."""
     try:
-        return importlib.import_module("dqbench.engine._kernels")
+        installed = importlib.import_module("dqbench.engine._kernels")
     except ImportError:
-        pass
+        installed = None
+    if installed is not None and (not CSRC.is_dir() or getattr(installed, "SOURCE_HASH", "") == source_hash()):
+        return installed
+    if installed is not None:
+        warnings.warn("dqbench's compiled kernels are older than dqbench/engine/csrc; using a build of the current "
+                      "sources (rebuild with `pip install -e .`)", RuntimeWarning, stacklevel=2)
     if os.environ.get("DQBENCH_NO_JIT"):
-        return None
+        return installed
     suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
-    out = _cache_dir() / f"_kernels-{_source_hash()}{suffix}"
+    out = _cache_dir() / f"_kernels-{source_hash()}{suffix}"
     try:
         if not out.exists():
             out.parent.mkdir(parents=True, exist_ok=True)
             _compile(out)
         return _import_from(out)
     except (OSError, ImportError, subprocess.SubprocessError):
-        return None
+        return installed

@@ -17,6 +17,10 @@
 #include <omp.h>
 #endif
 
+#ifndef DQ_SOURCE_HASH
+#define DQ_SOURCE_HASH ""
+#endif
+
 #include "epilogue.h"
 
 #if (defined(__x86_64__) || defined(__i386__)) && !defined(DQ_NO_X86)
@@ -875,6 +879,7 @@ PYBIND11_MODULE(_kernels, m) {
   m.doc() = "dqbench integer kernels (int8 CSR SpMM / GEMM with fused requantization, fixed-point GAT attention; "
             "FP32 and INT32 controls)";
   m.attr("MAX_HEADS") = MAX_HEADS;
+  m.attr("SOURCE_HASH") = DQ_SOURCE_HASH;  // of csrc/ at build time (dqbench.engine.build.source_hash)
   py::class_<Epi>(m, "Epi")
       .def(py::init<>())
       .def_readwrite("F", &Epi::F)

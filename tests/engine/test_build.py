@@ -1,0 +1,58 @@
+"""Locating the compiled core (dqbench.engine.build): an installed build of other sources than csrc/ is replaced
+by a build of the current sources, with a warning."""
+
+from __future__ import annotations
+
+import types
+
+import pytest
+
+from dqbench.engine import build
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    build.load_kernels.cache_clear()
+    yield
+    build.load_kernels.cache_clear()
+
+
+def fake_installed(monkeypatch, source_hash):
+    installed = types.SimpleNamespace(SOURCE_HASH=source_hash, name="installed")
+    monkeypatch.setattr(build.importlib, "import_module", lambda name: installed)
+    return installed
+
+
+def test_source_hash_covers_the_sources(tmp_path):
+    (tmp_path / "kernels.cpp").write_text("int a;")
+    (tmp_path / "notes.txt").write_text("not compiled")
+    h = build.source_hash(tmp_path)
+    (tmp_path / "notes.txt").write_text("edited")
+    assert build.source_hash(tmp_path) == h
+    (tmp_path / "kernels.cpp").write_text("int b;")
+    assert build.source_hash(tmp_path) != h
+
+
+def test_current_installed_build_is_used(monkeypatch):
+    installed = fake_installed(monkeypatch, build.source_hash())
+    monkeypatch.setattr(build, "_compile", lambda out: pytest.fail("must not compile"))
+    assert build.load_kernels() is installed
+
+
+def test_stale_installed_build_is_rebuilt(monkeypatch, tmp_path):
+    fake_installed(monkeypatch, "0123456789ab")
+    monkeypatch.setenv("DQBENCH_CACHE", str(tmp_path))
+    monkeypatch.delenv("DQBENCH_NO_JIT", raising=False)
+    built = []
+    monkeypatch.setattr(build, "_compile", lambda out: (built.append(out), out.write_text("")))
+    monkeypatch.setattr(build, "_import_from", lambda path: types.SimpleNamespace(name="jit", path=path))
+    with pytest.warns(RuntimeWarning, match="older than dqbench/engine/csrc"):
+        got = build.load_kernels()
+    assert got.name == "jit" and built == [got.path] and build.source_hash() in got.path.name
+
+
+def test_stale_build_kept_when_jit_is_off(monkeypatch):
+    installed = fake_installed(monkeypatch, "")
+    monkeypatch.setenv("DQBENCH_NO_JIT", "1")
+    with pytest.warns(RuntimeWarning):
+        assert build.load_kernels() is installed
