@@ -67,13 +67,13 @@ def exp2_fixed(y: torch.Tensor) -> torch.Tensor:
 
 
 def attention_codes(backend: str, g: K.Csr, x: torch.Tensor, x_zp: int, att: GatAttention,
-                    threads: int | None = None) -> torch.Tensor:
+                    threads: int | None = None, alloc: K.Alloc = K.fresh) -> torch.Tensor:
     """uint8 [nnz, heads] coefficient codes (code - zero point) in the CSR (destination) order of ``g``, from the
     int8 codes ``x`` [n, heads * channels] of the projected features."""
     H, qp = att.heads, att.qp
     x = x.contiguous()
     if backend != "torch":
-        out = torch.empty(g.indices.numel(), H, dtype=torch.uint8)
+        out = alloc((g.indices.numel(), H), torch.uint8)
         K.kernels().gat_attention(K.ptr(g.indptr), K.ptr(g.indices), g.rows, H, x.size(1) // H, K.ptr(x),
                                   x.stride(0), int(x_zp), K.ptr(att.a_src), K.ptr(att.a_dst),
                                   K.ptr(att.logit_scale), att.slope, K.ptr(_POLY), len(EXP2_POLY), LOG2E,

@@ -9,6 +9,7 @@ of exact requantization steps (dequantize, bias, ReLU, quantize) -> optional per
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -21,6 +22,13 @@ COMPILED_PATHS = ("vnni", "avx2", "scalar")
 BACKENDS = (*COMPILED_PATHS, "torch")
 MAX_HEADS = 16  # per-head edge weights and attention in the compiled kernels (their MAX_HEADS; tested equal)
 EDGE_CHUNK = 1 << 18
+
+Alloc = Callable[[tuple, torch.dtype], torch.Tensor]  # where a compiled kernel's output goes (see program.Workspace)
+
+
+def fresh(shape: tuple, dtype: torch.dtype) -> torch.Tensor:
+    """A new output tensor (the default ``Alloc``)."""
+    return torch.empty(shape, dtype=dtype)
 
 
 @lru_cache(maxsize=1)
@@ -172,9 +180,8 @@ def _epi(r: Requant, out: torch.Tensor, self_codes=None, row_div=None):
     return e
 
 
-def _alloc(n: int, r: Requant, int32: bool = False) -> torch.Tensor:
-    dtype = torch.float32 if r.out_float is not None else (torch.int32 if int32 else torch.int8)
-    return torch.empty(n, r.F, dtype=dtype)
+def _alloc(n: int, r: Requant, alloc: Alloc = fresh) -> torch.Tensor:
+    return alloc((n, r.F), torch.float32 if r.out_float is not None else torch.int8)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -207,7 +214,7 @@ class Csr:
 
 
 def spmm(backend: str, g: Csr, x: torch.Tensor, x_zp: int, r: Requant, self_codes=None, row_div=None,
-         threads: int | None = None) -> torch.Tensor:
+         threads: int | None = None, alloc: Alloc = fresh) -> torch.Tensor:
     """out[i] = epilogue(sum_{j in row i} w_ij (x_j - x_zp)); per-head weights split columns into equal groups."""
     F = x.size(1)
     if backend == "torch":
@@ -222,7 +229,7 @@ def spmm(backend: str, g: Csr, x: torch.Tensor, x_zp: int, r: Requant, self_code
             acc.index_add_(0, g.row_of[lo:hi], msg)
         return epilogue_torch(acc, r, self_codes, row_div)
     x = x.contiguous()
-    out = _alloc(g.rows, r)
+    out = _alloc(g.rows, r, alloc)
     e = _epi(r, out, self_codes, row_div)
     kernels().spmm_i8(ptr(g.indptr), ptr(g.indices), ptr(g.weights), g.heads, F // g.heads, g.rows, ptr(x),
                       x.stride(0), int(x_zp), F, e, backend, default_threads(threads))
@@ -271,37 +278,40 @@ class PackedWeight:
         return tuple(self.codes.shape)
 
 
-def gemm(backend: str, x: torch.Tensor, w: PackedWeight, r: Requant, threads: int | None = None) -> torch.Tensor:
+def gemm(backend: str, x: torch.Tensor, w: PackedWeight, r: Requant, threads: int | None = None,
+         alloc: Alloc = fresh) -> torch.Tensor:
     """out = epilogue(sum_k (x_ik - x_zp)(W_ck - w_zp))."""
     F, K = w.shape
     if backend == "torch":
         acc = (x.to(torch.int32) - w.x_zp) @ (w.codes.to(torch.int32) - w.w_zp).t()
         return epilogue_torch(acc, r)
     x = x.contiguous()
-    out = _alloc(x.size(0), r)
+    out = _alloc(x.size(0), r, alloc)
     e = _epi(r, out)
     kernels().gemm_i8(ptr(x), x.size(0), K, x.stride(0), ptr(w.packed), F, w.rowmult, ptr(w.colterm), e, backend,
                       default_threads(threads))
     return out
 
 
-def quantize(backend: str, x: torch.Tensor, qp: QParams, threads: int | None = None) -> torch.Tensor:
+def quantize(backend: str, x: torch.Tensor, qp: QParams, threads: int | None = None,
+             alloc: Alloc = fresh) -> torch.Tensor:
     """Float -> int8 codes: clamp(round(x / scale) + zero_point)."""
     x = x.float().contiguous()
     if backend == "torch" or x.dim() != 2:
         return quantize_torch(x, qp).to(torch.int8)
-    out = torch.empty(x.shape, dtype=torch.int8)
+    out = alloc(tuple(x.shape), torch.int8)
     kernels().quantize_f32(ptr(x), x.size(0), x.size(1), x.stride(0), qp.scale, qp.zero_point, qp.qmin, qp.qmax,
                            ptr(out), out.stride(0), backend, default_threads(threads))
     return out
 
 
-def lut8(backend: str, x: torch.Tensor, table: torch.Tensor, threads: int | None = None) -> torch.Tensor:
+def lut8(backend: str, x: torch.Tensor, table: torch.Tensor, threads: int | None = None,
+         alloc: Alloc = fresh) -> torch.Tensor:
     """out = table[uint8(x)] elementwise (a per-tensor requantization of int8 codes)."""
     if backend == "torch":
         return table[x.long() & 255]
     x = x.contiguous()
-    out = torch.empty_like(x)
+    out = alloc(tuple(x.shape), x.dtype)
     kernels().lut8(ptr(x), x.numel(), ptr(table), ptr(out), backend, default_threads(threads))
     return out
 

@@ -19,7 +19,7 @@ import torch
 
 from dqbench.engine import kernels as K
 from dqbench.engine.lower import lower
-from dqbench.engine.program import AliasOp, GemmOp, QuantizeOp, SpmmOp
+from dqbench.engine.program import AliasOp, GemmOp, QuantizeOp, SpmmOp, Workspace
 
 ALL_CONTROLS = ("pyg", "pyg_csr", "fp32", "int32")
 
@@ -130,7 +130,8 @@ def pyg_model(arch: str, sim, task: str, cached: bool = False):
 
 def fp32_control(arch: str, sim, data, threads: int):
     """The engine's structure in FP32: MKL linear + hand-written CSR SpMM with fused bias/self/ReLU (GAT: a
-    hand-written attention kernel, per-destination softmax, then the SpMM with per-head weights and ELU)."""
+    hand-written attention kernel, per-destination softmax, then the SpMM with per-head weights and ELU).
+    Intermediates are kept between calls, as the INT8 program keeps its own; the output is new each call."""
     from dqbench.archs.gat import LEAKY_SLOPE
     from dqbench.engine.graph import gat_csr, gcn_csr
 
@@ -164,34 +165,41 @@ def fp32_control(arch: str, sim, data, threads: int):
                 mats.append((W.t().contiguous(), b.contiguous(), bn is not None))
             folded.append(mats)
 
-    def spmm(x, bias, relu, self_x, w=wf, heads=1):
-        out = torch.empty(n, x.size(1))
+    ws = Workspace()
+
+    def keep(key, shape, last=False):
+        return torch.empty(shape) if last else ws.alloc_for(key)(shape, torch.float32)
+
+    def spmm(x, bias, relu, self_x, out, w=wf, heads=1):
         kern.spmm_f32(K.ptr(g.indptr), K.ptr(g.indices), K.ptr(w), heads, n, K.ptr(x), x.size(1), K.ptr(self_x),
                       K.ptr(bias), int(relu), K.ptr(out), "vnni", threads)
         return out
 
-    def attention(h, a_src, a_dst, heads):
-        w = torch.empty(g.indices.numel(), heads)
+    def attention(h, a_src, a_dst, heads, key):
+        w = keep(key, (g.indices.numel(), heads))
         kern.gat_attention_f32(K.ptr(g.indptr), K.ptr(g.indices), n, heads, h.size(1) // heads, K.ptr(h),
                                K.ptr(a_src), K.ptr(a_dst), LEAKY_SLOPE, K.ptr(w), "vnni", threads)
         return w
 
     def forward(x):
-        for item in folded:
+        for li, item in enumerate(folded):
+            last = li == len(folded) - 1
             if arch == "gat":
-                W, a_src, a_dst, b, heads, last = item
-                h = torch.mm(x, W)
-                x = spmm(h, b, False, None, attention(h, a_src, a_dst, heads), heads)
+                W, a_src, a_dst, b, heads, _ = item
+                h = torch.mm(x, W, out=keep((li, "h"), (n, W.size(1))))
+                x = spmm(h, b, False, None, keep((li, "out"), (n, W.size(1)), last),
+                         attention(h, a_src, a_dst, heads, (li, "att")), heads)
                 if not last:
                     torch.nn.functional.elu(x, inplace=True)
             elif arch == "gcn":
                 W, b, relu = item
-                x = spmm(torch.mm(x, W), b, relu, None)
+                h = torch.mm(x, W, out=keep((li, "h"), (n, W.size(1))))
+                x = spmm(h, b, relu, None, keep((li, "out"), (n, W.size(1)), last))
             else:
                 x = x.contiguous()
-                x = spmm(x, None, False, x)
-                for W, b, relu in item:
-                    x = torch.addmm(b, x, W)
+                x = spmm(x, None, False, x, keep((li, "agg"), tuple(x.shape)))
+                for k, (W, b, relu) in enumerate(item):
+                    x = torch.addmm(b, x, W, out=keep((li, k), (n, W.size(1)), last and k == len(item) - 1))
                     if relu:
                         x.relu_()
         return x
@@ -201,7 +209,8 @@ def fp32_control(arch: str, sim, data, threads: int):
 
 def int32_control(prog, graph, threads: int):
     """The GCN or GIN integer program with int32 storage and int32 kernels (same ops, same fused epilogue; GIN's
-    self term read as int32 codes). None where an op has no int32 form (GAT attention, a GIN message table)."""
+    self term read as int32 codes). None where an op has no int32 form (GAT attention, a GIN message table).
+    Intermediates are kept between calls, as the INT8 program keeps its own; the output is new each call."""
     kern = K.kernels()
     if kern is None or prog.arch not in ("gcn", "gin") or not kern.cpu_has("vnni") or prog.task != "node":
         return None
@@ -225,20 +234,24 @@ def int32_control(prog, graph, threads: int):
         else:
             return None
 
+    ws = Workspace()
+
     def forward(x):
         env = {}
-        for item in plan:
+        for i, item in enumerate(plan):
             kind, op = item[0], item[1]
+            keep = K.fresh if op.dst == prog.output else ws.alloc_for(i)
             if kind == "q":
-                env[op.dst] = K.quantize("vnni", x, op.qp, threads).to(torch.int32)
+                q = K.quantize("vnni", x, op.qp, threads, ws.alloc_for(("q", i)))
+                env[op.dst] = keep(tuple(q.shape), torch.int32).copy_(q)
                 continue
             if kind == "alias":
                 env[op.dst] = env[op.src]
                 continue
             xin = env[op.src].contiguous()
             r = op.req
-            out = torch.empty(xin.size(0) if kind == "gemm" else graph[op.graph_key].rows, r.F,
-                              dtype=torch.float32 if r.out_float is not None else torch.int32)
+            out = keep((xin.size(0) if kind == "gemm" else graph[op.graph_key].rows, r.F),
+                       torch.float32 if r.out_float is not None else torch.int32)
             e = K._epi(r, out, env[op.self_key] if kind == "spmm" and op.self_key else None)
             if kind == "gemm":
                 kern.gemm_i32(K.ptr(xin), xin.size(0), xin.size(1), K.ptr(item[2]), r.F, op.weight.x_zp,

@@ -1,9 +1,14 @@
 """IntProgram: a plain list of integer ops (with their integer tensors and requantization constants) that runs
 a lowered model. Values live in an environment keyed by "<module path>:<role>" of the quantizer whose codes they
-hold (the same keys as ``ConvertedModel.activations``), so traces line up with the simulated model."""
+hold (the same keys as ``ConvertedModel.activations``), so traces line up with the simulated model.
+
+Like an inference engine's static memory plan, a program keeps its ops' output buffers between calls (a
+``Workspace`` per calling thread): a fresh tensor of tens of MB costs a page fault per 4 KiB page on every call.
+The tensor ``execute`` returns is always the caller's own; ``trace`` runs allocate fresh."""
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -25,7 +30,8 @@ class Op:
     stage = "other"
     precision = "INT8"
 
-    def run(self, env: dict, graph: dict, backend: str, threads: int) -> None:
+    def run(self, env: dict, graph: dict, backend: str, threads: int, alloc: K.Alloc = K.fresh) -> None:
+        """Compute ``env[dst]``; compiled kernels take their output tensor from ``alloc``."""
         raise NotImplementedError
 
     def tensors(self) -> list[torch.Tensor]:
@@ -39,8 +45,8 @@ class QuantizeOp(Op):
     stage = "quantize_input"
     precision = "FP32->INT8"
 
-    def run(self, env, graph, backend, threads):
-        env[self.dst] = K.quantize(backend, env[self.src], self.qp, threads)
+    def run(self, env, graph, backend, threads, alloc=K.fresh):
+        env[self.dst] = K.quantize(backend, env[self.src], self.qp, threads, alloc)
 
 
 @dataclass
@@ -50,8 +56,8 @@ class GemmOp(Op):
     stage = "gemm"
     precision = "INT8 x INT8 -> INT32, fused requantize"
 
-    def run(self, env, graph, backend, threads):
-        env[self.dst] = K.gemm(backend, env[self.src], self.weight, self.req, threads)
+    def run(self, env, graph, backend, threads, alloc=K.fresh):
+        env[self.dst] = K.gemm(backend, env[self.src], self.weight, self.req, threads, alloc)
 
     def tensors(self):
         return [self.weight.packed, self.weight.colterm, self.req.alpha]
@@ -67,11 +73,11 @@ class SpmmOp(Op):
     stage = "spmm"
     precision = "INT8 (UINT8 edge weights) -> INT32, fused requantize"
 
-    def run(self, env, graph, backend, threads):
+    def run(self, env, graph, backend, threads, alloc=K.fresh):
         g = graph[self.graph_key]
         self_codes = env[self.self_key] if self.self_key else None
         row_div = graph[self.row_div_key] if self.row_div_key else None
-        env[self.dst] = K.spmm(backend, g, env[self.src], self.x_zp, self.req, self_codes, row_div, threads)
+        env[self.dst] = K.spmm(backend, g, env[self.src], self.x_zp, self.req, self_codes, row_div, threads, alloc)
 
     def tensors(self):
         return [t for t in (self.req.alpha, self.req.beta, self.req.lut) if t is not None]
@@ -83,8 +89,8 @@ class LutOp(Op):
     stage = "requantize"
     precision = "INT8 -> INT8 (256-entry table)"
 
-    def run(self, env, graph, backend, threads):
-        env[self.dst] = K.lut8(backend, env[self.src], self.table, threads)
+    def run(self, env, graph, backend, threads, alloc=K.fresh):
+        env[self.dst] = K.lut8(backend, env[self.src], self.table, threads, alloc)
 
 
 @dataclass
@@ -94,7 +100,7 @@ class AliasOp(Op):
     stage = "other"
     precision = "INT8 (identity requantization)"
 
-    def run(self, env, graph, backend, threads):
+    def run(self, env, graph, backend, threads, alloc=K.fresh):
         env[self.dst] = env[self.src]
 
 
@@ -111,14 +117,33 @@ class AttentionOp(Op):
     stage = "attention"
     precision = "INT8 x INT32 -> INT64 logits; softmax: float64 exp, INT64 sums -> UINT8 coefficients"
 
-    def run(self, env, graph, backend, threads):
+    def run(self, env, graph, backend, threads, alloc=K.fresh):
         csr = graph[self.base_graph]["csr"]
-        codes = attention_codes(backend, csr, env[self.src], self.x_zp, self.att, threads)
+        codes = attention_codes(backend, csr, env[self.src], self.x_zp, self.att, threads, alloc)
         env[self.dst] = codes
         graph[self.dst_graph] = csr.with_weights(codes, self.att.heads)
 
     def tensors(self):
         return self.att.tensors()
+
+
+class Workspace:
+    """Output buffers of one program's ops, reused between calls while their shape and dtype stay the same."""
+
+    def __init__(self):
+        self.buffers: dict = {}
+
+    def alloc_for(self, key) -> K.Alloc:
+        def alloc(shape, dtype):
+            t = self.buffers.get(key)
+            if t is None or t.shape != torch.Size(shape) or t.dtype != dtype:
+                t = self.buffers[key] = torch.empty(shape, dtype=dtype)
+            return t
+
+        return alloc
+
+    def holds(self, t: torch.Tensor) -> bool:
+        return any(t.untyped_storage().data_ptr() == b.untyped_storage().data_ptr() for b in self.buffers.values())
 
 
 @dataclass
@@ -131,6 +156,7 @@ class IntProgram:
     graph_spec: dict = field(default_factory=dict)   # what prepare() must build (see lower.py)
     notes: list[tuple[str, str]] = field(default_factory=list)
     threads: int | None = None
+    workspaces: dict = field(default_factory=dict, init=False, repr=False, compare=False)  # thread id -> Workspace
 
     def prepare(self, data) -> dict:
         """Graph structures for ``data`` (CSR in destination order, quantized edge weights): built once per graph,
@@ -145,12 +171,17 @@ class IntProgram:
         threads = K.default_threads(threads or self.threads)
         env = {"x": x}
         graph = dict(graph)
-        for op in self.ops:
+        ws = None if trace else self.workspaces.setdefault(threading.get_ident(), Workspace())
+        for i, op in enumerate(self.ops):
+            alloc = K.fresh if ws is None or op.dst == self.output else ws.alloc_for(i)
             t0 = time.perf_counter() if timings is not None else 0.0
-            op.run(env, graph, self.backend, threads)
+            op.run(env, graph, self.backend, threads, alloc)
             if timings is not None:
                 timings[op.stage] = timings.get(op.stage, 0.0) + time.perf_counter() - t0
-        return env if trace else env[self.output]
+        if trace:
+            return env
+        out = env[self.output]
+        return out.clone() if ws is not None and ws.holds(out) else out
 
     def run(self, data) -> torch.Tensor:
         with torch.no_grad():
