@@ -152,7 +152,7 @@ def fp32_control(arch: str, sim, data, threads: int):
         if arch == "gat":
             folded.append((layer.lin.lin.weight.detach().t().contiguous(),
                            *(a.detach().reshape(-1).contiguous() for a in (layer.att_src, layer.att_dst)),
-                           layer.bias.detach(), layer.heads, layer.last))
+                           layer.bias.detach(), layer.heads))
         elif arch == "gcn":
             folded.append((layer.lin.lin.weight.detach().t().contiguous(), layer.bias.detach(), not layer.last))
         else:
@@ -185,7 +185,7 @@ def fp32_control(arch: str, sim, data, threads: int):
         for li, item in enumerate(folded):
             last = li == len(folded) - 1
             if arch == "gat":
-                W, a_src, a_dst, b, heads, _ = item
+                W, a_src, a_dst, b, heads = item
                 h = torch.mm(x, W, out=keep((li, "h"), (n, W.size(1))))
                 x = spmm(h, b, False, None, keep((li, "out"), (n, W.size(1)), last),
                          attention(h, a_src, a_dst, heads, (li, "att")), heads)
