@@ -55,3 +55,19 @@ def test_workspace_follows_shape_changes():
     assert ws.alloc_for(0)((4, 3), torch.int8) is a
     assert ws.alloc_for(0)((5, 3), torch.int8).shape == (5, 3)
     assert ws.alloc_for(0)((5, 3), torch.float32).dtype == torch.float32
+
+
+@pytest.mark.skipif(not COMPILED, reason="no compiled kernels here")
+def test_calling_threads_have_their_own_buffers():
+    from concurrent.futures import ThreadPoolExecutor
+
+    data = make_graph("powerlaw", seed=6)
+    prog = lower(converted_model("gcn", data, 8), backend=COMPILED[0])
+    graph = prog.prepare(data)
+    inputs = [torch.randn_like(data.x) for _ in range(4)]
+    with torch.no_grad():
+        want = [prog.execute(x, graph, trace=True)[prog.output].clone() for x in inputs]
+        with ThreadPoolExecutor(2) as pool:
+            got = list(pool.map(lambda x: prog.execute(x, graph, threads=1), inputs * 5))
+    assert all(torch.equal(g, want[i % 4]) for i, g in enumerate(got))
+    assert len(prog.workspaces) >= 1
