@@ -94,7 +94,8 @@ def test_epilogue_options_agree(opts):
         assert outs[0].min() >= -8 and outs[0].max() <= 7
 
 
-@pytest.mark.parametrize("N,Kd,F", [(1, 1, 1), (7, 5, 3), (50, 128, 128), (33, 100, 70), (13, 256, 130)])
+@pytest.mark.parametrize("N,Kd,F", [(1, 1, 1), (7, 5, 3), (50, 128, 128), (33, 100, 70), (13, 256, 130),
+                                    (9, 64, 40), (11, 32, 20), (8, 48, 100)])
 @pytest.mark.parametrize("zps", [(0, 0), (-128, 5), (17, -3)])
 def test_gemm_paths_agree(N, Kd, F, zps):
     gen = torch.Generator().manual_seed(N + Kd + F)

@@ -498,10 +498,49 @@ AVX512 int32_t rowsum_avx512(const int8_t* xr, int K) {
   return static_cast<int32_t>(_mm512_reduce_add_epi64(s) - 128LL * K);
 }
 
+// One 64-column panel p of R rows; NV of its four 16-column vectors are computed (the last panel of a narrow
+// output, e.g. 40 classes: 3, not 4), the packed layout is the same.
+template <int R, int NV>
+AVX512VNNI void gemm_panel_vnni(const Gemm& g, const int8_t* const* xr, const int32_t* rs, int p, int32_t* acc) {
+  const uint8_t* W = static_cast<const uint8_t*>(g.wp);
+  const int K4 = (g.K + 3) / 4, Kf = g.K / 4;
+  __m512i a[R][NV];
+  #pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+    #pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) a[r][j] = _mm512_setzero_si512();
+  const uint8_t* wp = W + static_cast<int64_t>(p) * K4 * 256;
+  for (int k4 = 0; k4 < K4; ++k4) {
+    const uint8_t* wk = wp + k4 * 256;
+    __m512i w[NV];
+    #pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) w[j] = _mm512_loadu_si512(wk + 64 * j);
+    #pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+      int32_t d = 0;
+      if (__builtin_expect(k4 < Kf, 1)) std::memcpy(&d, xr[r] + 4 * k4, 4);
+      else std::memcpy(&d, xr[r] + 4 * k4, g.K - 4 * k4);
+      __m512i b = _mm512_set1_epi32(d);
+      #pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) a[r][j] = _mm512_dpbusd_epi32(a[r][j], w[j], b);
+    }
+  }
+  const int n = std::min(64, g.F - 64 * p);
+  #pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) {
+    const __m512i rt = _mm512_set1_epi32(g.rowmult * rs[r]);
+    #pragma GCC unroll 4
+    for (int j = 0; j < NV && 16 * j < n; ++j) {
+      const __mmask16 m = tail_mask16(n - 16 * j);
+      const int c = 64 * p + 16 * j;
+      __m512i v = _mm512_sub_epi32(_mm512_sub_epi32(a[r][j], rt), _mm512_maskz_loadu_epi32(m, g.colterm + c));
+      _mm512_mask_storeu_epi32(acc + r * g.F + c, m, v);
+    }
+  }
+}
+
 template <int R>
 AVX512VNNI void gemm_tile_vnni(const Gemm& g, int64_t i0, int32_t* acc) {
-  const uint8_t* W = static_cast<const uint8_t*>(g.wp);
-  const int K4 = (g.K + 3) / 4, Kf = g.K / 4, P = (g.F + 63) / 64;
   int32_t rs[R];
   const int8_t* xr[R];
   #pragma GCC unroll 16
@@ -509,45 +548,13 @@ AVX512VNNI void gemm_tile_vnni(const Gemm& g, int64_t i0, int32_t* acc) {
     xr[r] = g.x + (i0 + r) * g.xs;
     rs[r] = rowsum_avx512(xr[r], g.K);
   }
-  for (int p = 0; p < P; ++p) {
-    __m512i a[R][4];
-    #pragma GCC unroll 16
-    for (int r = 0; r < R; ++r)
-      #pragma GCC unroll 16
-      for (int j = 0; j < 4; ++j) a[r][j] = _mm512_setzero_si512();
-    const uint8_t* wp = W + static_cast<int64_t>(p) * K4 * 256;
-    for (int k4 = 0; k4 < K4; ++k4) {
-      const uint8_t* wk = wp + k4 * 256;
-      __m512i w0 = _mm512_loadu_si512(wk), w1 = _mm512_loadu_si512(wk + 64);
-      __m512i w2 = _mm512_loadu_si512(wk + 128), w3 = _mm512_loadu_si512(wk + 192);
-      #pragma GCC unroll 16
-      for (int r = 0; r < R; ++r) {
-        int32_t d = 0;
-        if (__builtin_expect(k4 < Kf, 1)) std::memcpy(&d, xr[r] + 4 * k4, 4);
-        else std::memcpy(&d, xr[r] + 4 * k4, g.K - 4 * k4);
-        __m512i b = _mm512_set1_epi32(d);
-        a[r][0] = _mm512_dpbusd_epi32(a[r][0], w0, b);
-        a[r][1] = _mm512_dpbusd_epi32(a[r][1], w1, b);
-        a[r][2] = _mm512_dpbusd_epi32(a[r][2], w2, b);
-        a[r][3] = _mm512_dpbusd_epi32(a[r][3], w3, b);
-      }
+  for (int p = 0; p < (g.F + 63) / 64; ++p) {
+    switch (std::min(4, (g.F - 64 * p + 15) / 16)) {
+      case 1: gemm_panel_vnni<R, 1>(g, xr, rs, p, acc); break;
+      case 2: gemm_panel_vnni<R, 2>(g, xr, rs, p, acc); break;
+      case 3: gemm_panel_vnni<R, 3>(g, xr, rs, p, acc); break;
+      default: gemm_panel_vnni<R, 4>(g, xr, rs, p, acc); break;
     }
-    int n = std::min(64, g.F - 64 * p);
-    alignas(64) int32_t tmp[R][64];
-    #pragma GCC unroll 16
-    for (int r = 0; r < R; ++r) {
-      __m512i rt = _mm512_set1_epi32(g.rowmult * rs[r]);
-      #pragma GCC unroll 4
-      for (int j = 0; j < 4; ++j) _mm512_store_si512(tmp[r] + 16 * j, _mm512_sub_epi32(a[r][j], rt));
-    }
-    for (int r = 0; r < R; ++r)
-      for (int j = 0; 16 * j < n; ++j) {
-        int nn = std::min(16, n - 16 * j);
-        __mmask16 m = tail_mask16(nn);
-        int c = 64 * p + 16 * j;
-        __m512i v = _mm512_sub_epi32(_mm512_load_si512(tmp[r] + 16 * j), _mm512_maskz_loadu_epi32(m, g.colterm + c));
-        _mm512_mask_storeu_epi32(acc + r * g.F + c, m, v);
-      }
   }
 }
 #endif
