@@ -156,7 +156,7 @@ class IntProgram:
     graph_spec: dict = field(default_factory=dict)   # what prepare() must build (see lower.py)
     notes: list[tuple[str, str]] = field(default_factory=list)
     threads: int | None = None
-    workspaces: dict = field(default_factory=dict, init=False, repr=False, compare=False)  # thread id -> Workspace
+    local: threading.local = field(default_factory=threading.local, init=False, repr=False, compare=False)
 
     def prepare(self, data) -> dict:
         """Graph structures for ``data`` (CSR in destination order, quantized edge weights): built once per graph,
@@ -171,7 +171,7 @@ class IntProgram:
         threads = K.default_threads(threads or self.threads)
         env = {"x": x}
         graph = dict(graph)
-        ws = None if trace else self.workspaces.setdefault(threading.get_ident(), Workspace())
+        ws = None if trace else self.workspace()
         for i, op in enumerate(self.ops):
             alloc = K.fresh if ws is None or op.dst == self.output else ws.alloc_for(i)
             t0 = time.perf_counter() if timings is not None else 0.0
@@ -182,6 +182,18 @@ class IntProgram:
             return env
         out = env[self.output]
         return out.clone() if ws is not None and ws.holds(out) else out
+
+    def __getstate__(self):  # buffers are per process and thread: not pickled
+        return {k: v for k, v in self.__dict__.items() if k != "local"}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state, local=threading.local())
+
+    def workspace(self) -> Workspace:
+        """The calling thread's output buffers (freed with the thread)."""
+        if not hasattr(self.local, "ws"):
+            self.local.ws = Workspace()
+        return self.local.ws
 
     def run(self, data) -> torch.Tensor:
         with torch.no_grad():

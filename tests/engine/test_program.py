@@ -27,7 +27,7 @@ def test_reused_buffers_give_fresh_results(arch):
         want = prog.execute(data.x, graph, trace=True)[prog.output].clone()  # trace: fresh tensors
         want_other = prog.execute(other, graph, trace=True)[prog.output].clone()
         first = prog.execute(data.x, graph)
-        (ws,) = prog.workspaces.values()
+        ws = prog.workspace()
         ptrs = {k: b.data_ptr() for k, b in ws.buffers.items()}
         assert ptrs, "intermediates are kept"
         second = prog.execute(other, graph)
@@ -70,4 +70,17 @@ def test_calling_threads_have_their_own_buffers():
         with ThreadPoolExecutor(2) as pool:
             got = list(pool.map(lambda x: prog.execute(x, graph, threads=1), inputs * 5))
     assert all(torch.equal(g, want[i % 4]) for i, g in enumerate(got))
-    assert len(prog.workspaces) >= 1
+    assert not prog.workspace().buffers  # the pool threads' buffers were theirs, not this thread's
+
+
+def test_program_pickles_without_its_buffers():
+    import pickle
+
+    data = make_graph("powerlaw", seed=7)
+    prog = lower(converted_model("gcn", data, 8), backend=(COMPILED or ["torch"])[0])
+    graph = prog.prepare(data)
+    with torch.no_grad():
+        want = prog.execute(data.x, graph)
+        copy = pickle.loads(pickle.dumps(prog))
+        assert not copy.workspace().buffers
+        assert torch.equal(copy.execute(data.x, graph), want)
