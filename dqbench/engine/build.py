@@ -6,7 +6,6 @@ uses its pure-PyTorch path. Imports only the standard library (``dqbench_build.p
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import importlib
 import importlib.util
@@ -42,7 +41,7 @@ def _import_from(path: Path):
     return module
 
 
-def _compile(out: Path) -> None:
+def _compile(out: Path, source: str) -> None:
     import pybind11
 
     cxx = os.environ.get("CXX", "g++")
@@ -50,32 +49,33 @@ def _compile(out: Path) -> None:
              "-shared", "-fPIC"]
     includes = [f"-I{pybind11.get_include()}", f"-I{sysconfig.get_paths()['include']}", f"-I{CSRC}"]
     tmp = out.with_suffix(f".{os.getpid()}.tmp")
-    cmd = [cxx, *flags, *includes, f'-DDQ_SOURCE_HASH="{source_hash()}"', str(CSRC / "kernels.cpp"), "-o", str(tmp)]
+    cmd = [cxx, *flags, *includes, f'-DDQ_SOURCE_HASH="{source}"', str(CSRC / "kernels.cpp"), "-o", str(tmp)]
     subprocess.run(cmd, check=True, capture_output=True, timeout=600)
     os.replace(tmp, out)
 
 
-@functools.lru_cache(maxsize=None)
 def load_kernels():
     """The ``_kernels`` module, or None if it is neither installed nor buildable here. An installed core built from
-    other sources than ``csrc/`` is replaced by a JIT build of the current sources (with a warning)."""
+    other sources than ``csrc/`` is replaced by a JIT build of the current sources (with a warning). Called once per
+    process (``dqbench.engine.kernels.kernels`` caches it): the sources are hashed once."""
     try:
         installed = importlib.import_module("dqbench.engine._kernels")
     except ImportError:
         installed = None
-    if installed is not None and (not CSRC.is_dir() or getattr(installed, "SOURCE_HASH", "") == source_hash()):
-        return installed
+    source = source_hash() if CSRC.is_dir() else None
+    if source is None or (installed is not None and getattr(installed, "SOURCE_HASH", "") == source):
+        return installed  # nothing to build from, or the installed build is current
     if installed is not None:
         warnings.warn("dqbench's compiled kernels are older than dqbench/engine/csrc; using a build of the current "
                       "sources (rebuild with `pip install -e .`)", RuntimeWarning, stacklevel=2)
     if os.environ.get("DQBENCH_NO_JIT"):
         return installed
     suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
-    out = _cache_dir() / f"_kernels-{source_hash()}{suffix}"
+    out = _cache_dir() / f"_kernels-{source}{suffix}"
     try:
         if not out.exists():
             out.parent.mkdir(parents=True, exist_ok=True)
-            _compile(out)
+            _compile(out, source)
         return _import_from(out)
     except (OSError, ImportError, subprocess.SubprocessError):
         return installed

@@ -24,16 +24,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def worker(so: str, arch: str, threads: int, rounds: int, out_path: str) -> None:
     """Run the program ``rounds`` times on the core at ``so`` (empty: the current one); print JSON timings."""
-    import importlib.util
-
     import torch
 
     from dqbench.engine import build
 
     if so:
-        spec = importlib.util.spec_from_file_location("dqbench.engine._kernels", so)
-        core = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(core)
+        core = build._import_from(Path(so))
         build.load_kernels = lambda: core
     from dqbench.engine.latency import converted_for_trial, trial_data
     from dqbench.engine.lower import lower

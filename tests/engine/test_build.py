@@ -10,13 +10,6 @@ import pytest
 from dqbench.engine import build
 
 
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    build.load_kernels.cache_clear()
-    yield
-    build.load_kernels.cache_clear()
-
-
 def fake_installed(monkeypatch, source_hash):
     installed = types.SimpleNamespace(SOURCE_HASH=source_hash, name="installed")
     monkeypatch.setattr(build.importlib, "import_module", lambda name: installed)
@@ -35,7 +28,7 @@ def test_source_hash_covers_the_sources(tmp_path):
 
 def test_current_installed_build_is_used(monkeypatch):
     installed = fake_installed(monkeypatch, build.source_hash())
-    monkeypatch.setattr(build, "_compile", lambda out: pytest.fail("must not compile"))
+    monkeypatch.setattr(build, "_compile", lambda out, source: pytest.fail("must not compile"))
     assert build.load_kernels() is installed
 
 
@@ -44,11 +37,11 @@ def test_stale_installed_build_is_rebuilt(monkeypatch, tmp_path):
     monkeypatch.setenv("DQBENCH_CACHE", str(tmp_path))
     monkeypatch.delenv("DQBENCH_NO_JIT", raising=False)
     built = []
-    monkeypatch.setattr(build, "_compile", lambda out: (built.append(out), out.write_text("")))
+    monkeypatch.setattr(build, "_compile", lambda out, source: (built.append((out, source)), out.write_text("")))
     monkeypatch.setattr(build, "_import_from", lambda path: types.SimpleNamespace(name="jit", path=path))
     with pytest.warns(RuntimeWarning, match="older than dqbench/engine/csrc"):
         got = build.load_kernels()
-    assert got.name == "jit" and built == [got.path] and build.source_hash() in got.path.name
+    assert got.name == "jit" and built == [(got.path, build.source_hash())] and build.source_hash() in got.path.name
 
 
 def test_stale_build_kept_when_jit_is_off(monkeypatch):
