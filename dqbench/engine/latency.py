@@ -168,7 +168,7 @@ def fp32_control(arch: str, sim, data, threads: int):
     ws = Workspace()
 
     def keep(key, shape, last=False):
-        return torch.empty(shape) if last else ws.alloc_for(key)(shape, torch.float32)
+        return ws.alloc_for(key, output=last)(shape, torch.float32)
 
     def spmm(x, bias, relu, self_x, out, w=wf, heads=1):
         kern.spmm_f32(K.ptr(g.indptr), K.ptr(g.indices), K.ptr(w), heads, n, K.ptr(x), x.size(1), K.ptr(self_x),
@@ -240,7 +240,7 @@ def int32_control(prog, graph, threads: int):
         env = {}
         for i, item in enumerate(plan):
             kind, op = item[0], item[1]
-            keep = K.fresh if op.dst == prog.output else ws.alloc_for(i)
+            keep = ws.alloc_for(i, output=op.dst == prog.output)
             if kind == "q":
                 q = K.quantize("vnni", x, op.qp, threads, ws.alloc_for(("q", i)))
                 env[op.dst] = keep(tuple(q.shape), torch.int32).copy_(q)

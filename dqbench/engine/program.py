@@ -133,7 +133,12 @@ class Workspace:
     def __init__(self):
         self.buffers: dict = {}
 
-    def alloc_for(self, key) -> K.Alloc:
+    def alloc_for(self, key, output: bool = False) -> K.Alloc:
+        """Where the op ``key`` writes: its kept buffer, or a fresh tensor when it is the caller's ``output``
+        (returned to the caller, so never overwritten by a later call)."""
+        if output:
+            return K.fresh
+
         def alloc(shape, dtype):
             t = self.buffers.get(key)
             if t is None or t.shape != torch.Size(shape) or t.dtype != dtype:
@@ -173,7 +178,7 @@ class IntProgram:
         graph = dict(graph)
         ws = None if trace else self.workspace()
         for i, op in enumerate(self.ops):
-            alloc = K.fresh if ws is None or op.dst == self.output else ws.alloc_for(i)
+            alloc = K.fresh if ws is None else ws.alloc_for(i, output=op.dst == self.output)
             t0 = time.perf_counter() if timings is not None else 0.0
             op.run(env, graph, self.backend, threads, alloc)
             if timings is not None:
@@ -190,10 +195,14 @@ class IntProgram:
         self.__dict__.update(state, local=threading.local())
 
     def workspace(self) -> Workspace:
-        """The calling thread's output buffers (freed with the thread)."""
+        """The calling thread's output buffers (freed with the thread, or by ``release``)."""
         if not hasattr(self.local, "ws"):
             self.local.ws = Workspace()
         return self.local.ws
+
+    def release(self) -> None:
+        """Drop the calling thread's kept buffers (the next call allocates them again)."""
+        self.local.__dict__.pop("ws", None)
 
     def run(self, data) -> torch.Tensor:
         with torch.no_grad():

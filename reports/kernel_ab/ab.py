@@ -99,7 +99,18 @@ def main(commit: str, arch: str = "gcn", threads: int = 1) -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "--worker":
+    if sys.argv[1:2] == ["--worker"]:
         worker(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6])
-    else:
+        sys.exit(0)
+    if not 2 <= len(sys.argv) <= 4 or not all(a.isdigit() for a in sys.argv[3:4]):
+        sys.exit(print("usage: python reports/kernel_ab/ab.py OLD_COMMIT [ARCH] [THREADS]", file=sys.stderr) or 2)
+    if subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", "-q", sys.argv[1] + "^{commit}"],
+                      capture_output=True).returncode:
+        sys.exit(print(f"ab.py: {sys.argv[1]!r} is not a commit of this repository (see `git log`)",
+                       file=sys.stderr) or 2)
+    try:
         main(sys.argv[1], *(sys.argv[2:3] or ["gcn"]), *[int(a) for a in sys.argv[3:4]])
+    except subprocess.CalledProcessError as e:
+        err = (e.stderr or "").strip().splitlines()
+        sys.exit(print(f"ab.py: {' '.join(map(str, e.cmd[:4]))} ... failed: {err[-1] if err else e}",
+                       file=sys.stderr) or 2)

@@ -55,6 +55,22 @@ def test_workspace_follows_shape_changes():
     assert ws.alloc_for(0)((4, 3), torch.int8) is a
     assert ws.alloc_for(0)((5, 3), torch.int8).shape == (5, 3)
     assert ws.alloc_for(0)((5, 3), torch.float32).dtype == torch.float32
+    kept = ws.alloc_for(0)((5, 3), torch.float32)
+    assert ws.alloc_for(0, output=True)((5, 3), torch.float32) is not kept  # an output is always new
+
+
+def test_release_drops_the_calling_threads_buffers():
+    data = make_graph("powerlaw", seed=8)
+    prog = lower(converted_model("gcn", data, 8), backend=(COMPILED or ["torch"])[0])
+    graph = prog.prepare(data)
+    with torch.no_grad():
+        want = prog.execute(data.x, graph)
+        assert prog.workspace().buffers
+        prog.release()
+        assert not prog.workspace().buffers
+        assert torch.equal(prog.execute(data.x, graph), want)
+    prog.release()
+    prog.release()  # nothing kept: no error
 
 
 @pytest.mark.skipif(not COMPILED, reason="no compiled kernels here")
