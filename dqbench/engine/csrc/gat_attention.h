@@ -6,8 +6,8 @@
 //   w = y < 33 ? nearbyint(p(f) * 2^(32 - n)) : 0       (int64: 2^-y in 32 fractional bits; p: 2^-f polynomial)
 //   code = clamp(nearbyint(double(w) / double(sum_row w) / scale) + zp, qmin, qmax) - zp          (uint8)
 // Integer sums are exact in any order and every float op is one IEEE double op, so all paths agree bit for bit.
-// Paths: "vnni" runs the AVX-512 code (per-node logit halves, rows of eight heads per vector); "avx2" and "scalar"
-// the scalar code. At the end: the FP32 control of the same structure that latency trials time against it.
+// Paths: "vnni" runs the AVX-512 code (per-node logit halves, rows of eight heads per vector, or of eight edges
+// per vector with one head); "avx2" and "scalar" the scalar code. At the end: the FP32 control of the same structure that latency trials time against it.
 #pragma once
 
 constexpr int GAT_W_BITS = 32;
@@ -168,6 +168,48 @@ AVX512 void gat_row_avx512(const GatRow& r, int64_t i, double* y, int64_t* w) {
 }
 #endif
 
+#if DQ_X86
+// One head (every GAT's output layer): the same ops, eight edges per vector instead of eight heads (with heads
+// along the lanes, one head would use one lane of eight). The row maximum and the int64 sum are order-free.
+AVX512 void gat_row1_avx512(const GatRow& r, int64_t i, double* y, int64_t* w) {
+  const int64_t b = r.ip[i], deg = r.ip[i + 1] - b;
+  const __m512i sd = _mm512_set1_epi64(r.s_dst[i]);
+  const __m512d se = _mm512_set1_pd(r.se[0]), slope = _mm512_set1_pd(r.slope), zero = _mm512_setzero_pd();
+  __m512d vmax = _mm512_set1_pd(-INFINITY);
+  for (int64_t k = 0; k < deg; k += 8) {
+    const __mmask8 m = static_cast<__mmask8>(tail_mask16(deg - k));
+    for (int64_t e = b + k + GAT_PREFETCH; e < std::min(b + k + GAT_PREFETCH + 8, r.nnz); ++e)
+      _mm_prefetch(reinterpret_cast<const char*>(r.s_src + r.ix[e]), _MM_HINT_T0);
+    const __m256i j = _mm256_maskz_loadu_epi32(m, r.ix + b + k);
+    const __m512i s = _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), m, j, r.s_src, 8);
+    __m512d v = _mm512_mul_pd(_mm512_cvtepi64_pd(_mm512_add_epi64(s, sd)), se);
+    v = _mm512_mask_mul_pd(v, _mm512_cmp_pd_mask(v, zero, _CMP_LT_OQ), v, slope);
+    _mm512_mask_storeu_pd(y + k, m, v);
+    vmax = _mm512_mask_mov_pd(vmax, m & _mm512_cmp_pd_mask(v, vmax, _CMP_GT_OQ), v);
+  }
+  const __m512d vm = _mm512_set1_pd(_mm512_reduce_max_pd(vmax)), l2e = _mm512_set1_pd(r.log2e);
+  __m512i sum = _mm512_setzero_si512();
+  for (int64_t k = 0; k < deg; k += 8) {
+    const __mmask8 m = static_cast<__mmask8>(tail_mask16(deg - k));
+    const __m512d yk = _mm512_mul_pd(_mm512_sub_pd(vm, _mm512_maskz_loadu_pd(m, y + k)), l2e);
+    const __m512i wk = _mm512_maskz_mov_epi64(m, exp2_fixed8(yk, r.poly, r.np));
+    _mm512_mask_storeu_epi64(w + k, m, wk);
+    sum = _mm512_add_epi64(sum, wk);
+  }
+  const __m512d sumd = _mm512_set1_pd(static_cast<double>(_mm512_reduce_add_epi64(sum)));
+  const __m512d sc = _mm512_set1_pd(r.scale), zp = _mm512_set1_pd(r.zp);
+  const __m512d lo = _mm512_set1_pd(r.qmin), hi = _mm512_set1_pd(r.qmax);
+  for (int64_t k = 0; k < deg; k += 8) {
+    const __mmask8 m = static_cast<__mmask8>(tail_mask16(deg - k));
+    const __m512d a = _mm512_div_pd(_mm512_cvtepi64_pd(_mm512_maskz_loadu_epi64(m, w + k)), sumd);
+    __m512d q = _mm512_add_pd(_mm512_roundscale_pd(_mm512_div_pd(a, sc), _MM_FROUND_TO_NEAREST_INT |
+                                                                               _MM_FROUND_NO_EXC), zp);
+    q = _mm512_sub_pd(_mm512_min_pd(_mm512_max_pd(q, lo), hi), zp);
+    _mm512_mask_cvtepi64_storeu_epi8(r.out + b + k, m, _mm512_cvtpd_epi64(q));
+  }
+}
+#endif
+
 void gat_attention(uintptr_t indptr, uintptr_t indices, int64_t N, int H, int C, uintptr_t x, int64_t xs, int x_zp,
                    uintptr_t a_src, uintptr_t a_dst, uintptr_t se, double slope, uintptr_t poly, int np,
                    double log2e, double scale, double zp, double qmin, double qmax, uintptr_t out,
@@ -206,7 +248,7 @@ void gat_attention(uintptr_t indptr, uintptr_t indices, int64_t N, int H, int C,
       if (y.size() < static_cast<size_t>(deg) * H) y.resize(deg * H), w.resize(deg * H);
 #if DQ_X86
       if (p == VNNI) {
-        gat_row_avx512(r, i, y.data(), w.data());
+        (H == 1 ? gat_row1_avx512 : gat_row_avx512)(r, i, y.data(), w.data());
         continue;
       }
 #endif
@@ -267,6 +309,37 @@ AVX512 void gat_row_f32_avx512(const int64_t* ip, const int32_t* ix, int64_t nnz
   for (int64_t k = 0; k < deg; ++k)
     _mm512_mask_storeu_ps(out + (b + k) * H, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, y + k * H), inv));
 }
+
+// One head: sixteen edges per vector, as the INT8 kernel's one-head rows.
+AVX512 void gat_row1_f32_avx512(const int64_t* ip, const int32_t* ix, int64_t nnz, const float* s_src,
+                                const float* s_dst, int64_t i, float slope, float* y, float* out) {
+  const int64_t b = ip[i], deg = ip[i + 1] - b;
+  const __m512 sd = _mm512_set1_ps(s_dst[i]), sl = _mm512_set1_ps(slope), zero = _mm512_setzero_ps();
+  __m512 vmax = _mm512_set1_ps(-INFINITY);
+  for (int64_t k = 0; k < deg; k += 16) {
+    const __mmask16 m = tail_mask16(deg - k);
+    for (int64_t e = b + k + GAT_PREFETCH; e < std::min(b + k + GAT_PREFETCH + 16, nnz); ++e)
+      _mm_prefetch(reinterpret_cast<const char*>(s_src + ix[e]), _MM_HINT_T0);
+    const __m512i j = _mm512_maskz_loadu_epi32(m, ix + b + k);
+    __m512 v = _mm512_add_ps(_mm512_mask_i32gather_ps(zero, m, j, s_src, 4), sd);
+    v = _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), v, sl);
+    _mm512_mask_storeu_ps(y + k, m, v);
+    vmax = _mm512_mask_max_ps(vmax, m, vmax, v);
+  }
+  const __m512 vm = _mm512_set1_ps(_mm512_reduce_max_ps(vmax)), l2e = _mm512_set1_ps(1.44269504f);
+  __m512 sum = _mm512_setzero_ps();
+  for (int64_t k = 0; k < deg; k += 16) {
+    const __mmask16 m = tail_mask16(deg - k);
+    const __m512 e = exp2_neg16(_mm512_mul_ps(_mm512_sub_ps(vm, _mm512_maskz_loadu_ps(m, y + k)), l2e));
+    _mm512_mask_storeu_ps(y + k, m, e);
+    sum = _mm512_mask_add_ps(sum, m, sum, e);
+  }
+  const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+  for (int64_t k = 0; k < deg; k += 16) {
+    const __mmask16 m = tail_mask16(deg - k);
+    _mm512_mask_storeu_ps(out + b + k, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, y + k), inv));
+  }
+}
 #endif
 
 // Runs on the "vnni" path only (the control is measured where the INT8 kernels use AVX-512).
@@ -299,7 +372,10 @@ void gat_attention_f32(uintptr_t indptr, uintptr_t indices, int64_t N, int H, in
     for (int64_t i = 0; i < N; ++i) {
       const int64_t deg = ip[i + 1] - ip[i];
       if (static_cast<int64_t>(y.size()) < deg * H) y.resize(deg * H);
-      gat_row_f32_avx512(ip, ix, ip[N], s_src.get(), s_dst.get(), i, H, slope, y.data(), op);
+      if (H == 1)
+        gat_row1_f32_avx512(ip, ix, ip[N], s_src.get(), s_dst.get(), i, slope, y.data(), op);
+      else
+        gat_row_f32_avx512(ip, ix, ip[N], s_src.get(), s_dst.get(), i, H, slope, y.data(), op);
     }
   }
 #else
