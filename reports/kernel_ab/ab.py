@@ -2,7 +2,8 @@
 
     DQBENCH_DATA_MIRROR=../shared/data python reports/kernel_ab/ab.py OLD_COMMIT [ARCH] [THREADS]
 
-builds OLD_COMMIT's kernels (a temporary git worktree, `setup.py build_ext --inplace`), then runs the `latency`
+builds OLD_COMMIT's kernels (a temporary git worktree, `setup.py build_ext --inplace`; needs pybind11 in this
+environment), then runs the `latency`
 suite's ARCH (default gcn) on its 170k-node synthetic graph, lowered by the current code, with the old and with the
 current core: one process per core (two pybind11 builds cannot share a process), the two alternating three times,
 4 timed rounds each after a warm-up. Prints the median total and stage times over the 12 rounds of each, and
@@ -67,8 +68,11 @@ def build_old(commit: str, where: Path) -> str:
                    capture_output=True)
     subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=where, check=True,
                    capture_output=True)
-    (so,) = (where / "dqbench" / "engine").glob("_kernels*.so")
-    return str(so)
+    built = list((where / "dqbench" / "engine").glob("_kernels*.so"))
+    if not built:  # dqbench_build warns and falls back instead of failing, e.g. without pybind11 here
+        sys.exit(print(f"ab.py: the kernels of {commit} did not build; they are built in this environment, so "
+                       f"install their build requirement here: pip install pybind11==3.1.0", file=sys.stderr) or 2)
+    return str(built[0])
 
 
 def main(commit: str, arch: str = "gcn", threads: int = 1) -> None:
