@@ -15,6 +15,13 @@ from tests.engine.test_lowering import converted_model, make_graph
 COMPILED = K.runnable_backends()[1:]
 
 
+def gcn_program(seed: int, backend: str | None = None):
+    """An INT8 GCN program on a small power-law graph: (data, program, prepared graph)."""
+    data = make_graph("powerlaw", seed=seed)
+    prog = lower(converted_model("gcn", data, 8), backend=backend or (COMPILED or ["torch"])[0])
+    return data, prog, prog.prepare(data)
+
+
 @pytest.mark.skipif(not COMPILED, reason="no compiled kernels here")
 @pytest.mark.parametrize("arch", ["gcn", "gin", "gat"])
 def test_reused_buffers_give_fresh_results(arch):
@@ -60,9 +67,7 @@ def test_workspace_follows_shape_changes():
 
 
 def test_release_drops_the_calling_threads_buffers():
-    data = make_graph("powerlaw", seed=8)
-    prog = lower(converted_model("gcn", data, 8), backend=(COMPILED or ["torch"])[0])
-    graph = prog.prepare(data)
+    data, prog, graph = gcn_program(8)
     with torch.no_grad():
         want = prog.execute(data.x, graph)
         assert prog.workspace().buffers
@@ -77,9 +82,7 @@ def test_release_drops_the_calling_threads_buffers():
 def test_calling_threads_have_their_own_buffers():
     from concurrent.futures import ThreadPoolExecutor
 
-    data = make_graph("powerlaw", seed=6)
-    prog = lower(converted_model("gcn", data, 8), backend=COMPILED[0])
-    graph = prog.prepare(data)
+    data, prog, graph = gcn_program(6, COMPILED[0])
     inputs = [torch.randn_like(data.x) for _ in range(4)]
     with torch.no_grad():
         want = [prog.execute(x, graph, trace=True)[prog.output].clone() for x in inputs]
@@ -92,9 +95,7 @@ def test_calling_threads_have_their_own_buffers():
 def test_program_pickles_without_its_buffers():
     import pickle
 
-    data = make_graph("powerlaw", seed=7)
-    prog = lower(converted_model("gcn", data, 8), backend=(COMPILED or ["torch"])[0])
-    graph = prog.prepare(data)
+    data, prog, graph = gcn_program(7)
     with torch.no_grad():
         want = prog.execute(data.x, graph)
         copy = pickle.loads(pickle.dumps(prog))
