@@ -35,7 +35,10 @@ def source_hash(csrc: Path = CSRC) -> str:
 
 
 def _import_from(path: Path):
-    spec = importlib.util.spec_from_file_location("dqbench.engine._kernels", path)
+    """Import the core built at ``path`` under a name of its own: extension modules are cached by name, so
+    importing it as ``dqbench.engine._kernels`` after the (stale) installed core would return that one."""
+    own = "".join(c if c.isalnum() else "_" for c in path.name.split(".")[0])
+    spec = importlib.util.spec_from_file_location(f"dqbench.engine.{own}._kernels", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

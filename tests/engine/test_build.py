@@ -3,7 +3,11 @@ by a build of the current sources, with a warning."""
 
 from __future__ import annotations
 
+import importlib
+import shutil
+import sysconfig
 import types
+from pathlib import Path
 
 import pytest
 
@@ -49,3 +53,17 @@ def test_stale_build_kept_when_jit_is_off(monkeypatch):
     monkeypatch.setenv("DQBENCH_NO_JIT", "1")
     with pytest.warns(RuntimeWarning):
         assert build.load_kernels() is installed
+
+
+def test_a_rebuilt_core_loads_beside_the_installed_one(tmp_path):
+    """Extension modules are cached by name: a JIT build imported after the installed core must come back as
+    itself (not as the installed module), its bound types registered beside the installed one's."""
+    try:
+        installed = importlib.import_module("dqbench.engine._kernels")
+    except ImportError:
+        pytest.skip("no compiled core installed here")
+    copy = tmp_path / f"_kernels-0123456789ab{sysconfig.get_config_var('EXT_SUFFIX')}"
+    shutil.copyfile(installed.__file__, copy)
+    rebuilt = build._import_from(copy)
+    assert rebuilt is not installed and Path(rebuilt.__file__) == copy
+    assert isinstance(rebuilt.Epi(), rebuilt.Epi)

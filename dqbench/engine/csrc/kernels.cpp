@@ -887,7 +887,7 @@ PYBIND11_MODULE(_kernels, m) {
             "FP32 and INT32 controls)";
   m.attr("MAX_HEADS") = MAX_HEADS;
   m.attr("SOURCE_HASH") = DQ_SOURCE_HASH;  // of csrc/ at build time (dqbench.engine.build.source_hash)
-  py::class_<Epi>(m, "Epi")
+  py::class_<Epi>(m, "Epi", py::module_local())  // module-local: a JIT build can load beside a stale installed one
       .def(py::init<>())
       .def_readwrite("F", &Epi::F)
       .def_readwrite("alpha", &Epi::alpha)
