@@ -68,6 +68,17 @@ AVX512 void node_scores_avx512(const int8_t* xr, int H, int C, int x_zp, const i
 }
 #endif
 
+// n values of T starting on a 64-byte line: a node's eight int64 logit halves are then one cache line, not two
+// (operator new aligns to 16 bytes only), and each row's random load touches one line.
+template <class T>
+struct LineAligned {
+  std::unique_ptr<T[]> mem;
+  T* p;
+  explicit LineAligned(size_t n) : mem(new T[n + 64 / sizeof(T)]) {
+    p = reinterpret_cast<T*>((reinterpret_cast<uintptr_t>(mem.get()) + 63) & ~static_cast<uintptr_t>(63));
+  }
+};
+
 struct GatRow {  // what every row of one attention call reads
   const int64_t* ip;
   const int32_t* ix;
@@ -221,9 +232,9 @@ void gat_attention(uintptr_t indptr, uintptr_t indices, int64_t N, int H, int C,
   const int32_t* as = reinterpret_cast<const int32_t*>(a_src);
   const int32_t* ad = reinterpret_cast<const int32_t*>(a_dst);
   const size_t nh = static_cast<size_t>(N) * H;
-  std::unique_ptr<int64_t[]> s_src(new int64_t[nh]), s_dst(new int64_t[nh]);
+  LineAligned<int64_t> s_src(nh), s_dst(nh);
   const int64_t* ip = reinterpret_cast<const int64_t*>(indptr);
-  const GatRow r{ip, reinterpret_cast<const int32_t*>(indices), s_src.get(), s_dst.get(),
+  const GatRow r{ip, reinterpret_cast<const int32_t*>(indices), s_src.p, s_dst.p,
                  reinterpret_cast<const double*>(se), reinterpret_cast<const double*>(poly), np, H, ip[N],
                  slope, log2e, scale, zp, qmin, qmax, reinterpret_cast<uint8_t*>(out)};
   py::gil_scoped_release release;
@@ -233,11 +244,11 @@ void gat_attention(uintptr_t indptr, uintptr_t indices, int64_t N, int H, int C,
     for (int64_t i = 0; i < N; ++i) {  // per-node logit halves
 #if DQ_X86
       if (p == VNNI) {
-        node_scores_avx512(xp + i * xs, H, C, x_zp, as, ad, s_src.get() + i * H, s_dst.get() + i * H);
+        node_scores_avx512(xp + i * xs, H, C, x_zp, as, ad, s_src.p + i * H, s_dst.p + i * H);
         continue;
       }
 #endif
-      node_scores_scalar(xp + i * xs, H, C, x_zp, as, ad, s_src.get() + i * H, s_dst.get() + i * H);
+      node_scores_scalar(xp + i * xs, H, C, x_zp, as, ad, s_src.p + i * H, s_dst.p + i * H);
     }
     std::vector<double> y;
     std::vector<int64_t> w;
@@ -357,15 +368,15 @@ void gat_attention_f32(uintptr_t indptr, uintptr_t indices, int64_t N, int H, in
   const float* ad = reinterpret_cast<const float*>(a_dst);
   float* op = reinterpret_cast<float*>(out);
   const size_t nh = static_cast<size_t>(N) * H;
-  std::unique_ptr<float[]> s_src(new float[nh]), s_dst(new float[nh]);
+  LineAligned<float> s_src(nh), s_dst(nh);
   py::gil_scoped_release release;
 #pragma omp parallel num_threads(nthreads(threads))
   {
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < N; ++i)
       for (int k = 0; k < H; ++k) {
-        s_src[i * H + k] = dot_f32(hp + i * H * C + k * C, as + k * C, C);
-        s_dst[i * H + k] = dot_f32(hp + i * H * C + k * C, ad + k * C, C);
+        s_src.p[i * H + k] = dot_f32(hp + i * H * C + k * C, as + k * C, C);
+        s_dst.p[i * H + k] = dot_f32(hp + i * H * C + k * C, ad + k * C, C);
       }
     std::vector<float> y;
 #pragma omp for schedule(dynamic, 256)
@@ -373,9 +384,9 @@ void gat_attention_f32(uintptr_t indptr, uintptr_t indices, int64_t N, int H, in
       const int64_t deg = ip[i + 1] - ip[i];
       if (static_cast<int64_t>(y.size()) < deg * H) y.resize(deg * H);
       if (H == 1)
-        gat_row1_f32_avx512(ip, ix, ip[N], s_src.get(), s_dst.get(), i, slope, y.data(), op);
+        gat_row1_f32_avx512(ip, ix, ip[N], s_src.p, s_dst.p, i, slope, y.data(), op);
       else
-        gat_row_f32_avx512(ip, ix, ip[N], s_src.get(), s_dst.get(), i, H, slope, y.data(), op);
+        gat_row_f32_avx512(ip, ix, ip[N], s_src.p, s_dst.p, i, H, slope, y.data(), op);
     }
   }
 #else
