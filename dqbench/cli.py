@@ -21,6 +21,17 @@ class _Parser(argparse.ArgumentParser):
         raise DQBenchError(f"{message}; see '{self.prog} --help'")
 
 
+def _at_least_one(value: str) -> int:
+    """argparse type of counts that must be 1 or more (threads, epochs)."""
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"give a whole number, 1 or more (got {value!r})")
+    return n
+
+
 def _add_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache", help="dataset cache directory (env DQBENCH_CACHE)")
     p.add_argument("--data-mirror", help="local raw-data mirror copied into the cache (env DQBENCH_DATA_MIRROR)")
@@ -47,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "of running them again (repeatable)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-report", action="store_true", help="do not write the report at the end")
-    p.add_argument("--threads", type=int, help="torch intra-op threads for accuracy trials (per worker with --jobs)")
+    p.add_argument("--threads", type=_at_least_one,
+                   help="torch intra-op threads for accuracy trials (per worker with --jobs)")
     p.add_argument("--jobs", type=int, default=1,
                    help="run accuracy trials in this many worker processes (default 1; threads per worker default "
                         "to the CPUs shared out); the records are the same as with one")
@@ -87,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("suite", help="path to a suite .toml, or a name under suites/")
     p.add_argument("--steps", type=int, default=20, help="optimizer steps to trace (default 20)")
     p.add_argument("--every", type=int, default=1, help="record the quantizers every N steps and at the last")
-    p.add_argument("--threads", type=int, help="torch intra-op threads (as `dqbench run --threads`: the same "
+    p.add_argument("--threads", type=_at_least_one, help="torch intra-op threads (as `dqbench run --threads`: the same "
                                                "steps as the trial need the same thread count)")
     p.add_argument("--out", default="reports/trace", help="where to write the CSVs (default reports/trace)")
     _add_data_options(p)
@@ -97,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default="cora")
     p.add_argument("--arch", action="append", help="architectures (default gcn, gin, gat)")
     p.add_argument("--out", default="reports/analysis", help="output directory")
-    p.add_argument("--epochs", type=int, default=100, help="FP32 training epochs before measuring")
+    p.add_argument("--epochs", type=_at_least_one, default=100, help="FP32 training epochs before measuring")
     p.add_argument("--seed", type=int, default=0)
     _add_data_options(p)
     return parser

@@ -52,6 +52,9 @@ def test_run_smoke_end_to_end_and_resume(tmp_path, data_root, capsys):
     (["report", "/nonexistent/run"], "is not a dqbench run directory"),
     (["run", "smoke", "--method", "qta"], "--method qta: not in suite 'smoke'"),
     (["run", "smoke", "--seed", "9"], "--seed 9: not in suite 'smoke'"),
+    (["run", "smoke", "--threads", "-1"], "argument --threads: give a whole number, 1 or more (got '-1')"),
+    (["run", "smoke", "--threads", "0"], "argument --threads: give a whole number, 1 or more (got '0')"),
+    (["analyze", "--epochs", "0"], "argument --epochs: give a whole number, 1 or more"),
 ])
 def test_bad_input_exits_2_with_one_line(argv, message, capsys, tmp_path):
     if argv[0] == "run":
