@@ -117,10 +117,10 @@ class PercentileObserver(Observer):
         if flat.numel() <= self.sample_size:
             return unprotected_rows(x, protect).reshape(-1)
         idx = torch.randint(0, flat.numel(), (self.sample_size,), device=x.device)
-        if protect is not None:
+        if protect is not None:  # take/masked_select: the same elements as indexing, with less dispatch per call
             row_len = flat.numel() // x.size(0)
-            idx = idx[~protect[idx // row_len]]
-        return flat[idx]
+            idx = idx.masked_select(~protect.take(idx // row_len))
+        return flat.take(idx)
 
     def batch_range(self, x, protect):
         values = self.sample(x, protect).float()

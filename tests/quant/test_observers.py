@@ -77,6 +77,22 @@ def test_percentile_sampling_respects_protection_on_big_tensor():
     assert float(obs.hi) == 0.0
 
 
+def test_percentile_sample_draws_the_elements_records_were_made_with():
+    """The sample is part of every Degree-Quant record: the same random draw must pick the same elements as the
+    plain indexing it was first written with (idx[~protect[idx // row_len]], then flat[idx])."""
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(3000, 16, generator=gen)
+    protect = torch.rand(3000, generator=gen) < 0.2
+    obs = PercentileObserver(sample_size=512)
+    for p in (protect, None):
+        torch.manual_seed(11)
+        got = obs.sample(x, p)
+        torch.manual_seed(11)
+        idx = torch.randint(0, x.numel(), (512,))
+        want = x.reshape(-1)[idx if p is None else idx[~p[idx // 16]]]
+        assert torch.equal(got, want) and got.numel() == (512 if p is None else int((~p[idx // 16]).sum()))
+
+
 def test_percentile_tail_and_momentum_validated():
     with pytest.raises(DQBenchError, match="tail"):
         PercentileObserver(tail=0.6)
