@@ -3,11 +3,10 @@
     DQBENCH_DATA_MIRROR=../shared/data python reports/kernel_ab/ab.py OLD_COMMIT [ARCH] [THREADS]
 
 builds OLD_COMMIT's kernels (a temporary git worktree, `setup.py build_ext --inplace`; needs pybind11 in this
-environment), then runs the `latency`
-suite's ARCH (default gcn) on its 170k-node synthetic graph, lowered by the current code, with the old and with the
-current core: one process per core (two pybind11 builds cannot share a process), the two alternating three times,
-4 timed rounds each after a warm-up. Prints the median total and stage times over the 12 rounds of each, and
-whether both cores give the same logits. Only the kernels differ.
+environment), then runs the `latency` suite's ARCH (default gcn) on its 170k-node synthetic graph, lowered by the
+current code, with the old and with the current core: one process per core (two pybind11 builds cannot share a
+process), the two alternating three times, 4 timed rounds each after a warm-up. Prints the median total and stage
+times over the 12 rounds of each, and whether both cores give the same logits. Only the kernels differ.
 """
 
 from __future__ import annotations
