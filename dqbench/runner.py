@@ -58,6 +58,8 @@ def run_suite(suite: SuiteSpec, out: str | Path, root, filters: dict | None = No
     check_filters(suite, filters)
     if jobs < 1:
         raise DQBenchError(f"--jobs {jobs}: give a number of worker processes, 1 or more")
+    if threads is not None and threads < 1:
+        raise DQBenchError(f"--threads {threads}: give a number of torch threads, 1 or more")
     if jobs > 1 and suite.kind != "accuracy":
         raise DQBenchError(f"suite {suite.name} measures latency: run it with --jobs 1, timings run side by side "
                            "disturb each other")

@@ -26,6 +26,10 @@ TRAIN_TYPES = {"epochs": int, "lr": float, "weight_decay": float, "patience": in
 SELECT_CHOICES = ("val_score", "val_loss", "last")
 LATENCY_DEFAULTS: dict[str, Any] = {"threads": [1], "rounds": 20, "warmup": 3, "controls": ["pyg", "fp32", "int32"]}
 LATENCY_TYPES = {"threads": list, "rounds": int, "warmup": int, "controls": list}
+# the smallest value each numeric setting takes, and whether that value itself is allowed
+LOWER_BOUNDS = {"epochs": (1, True), "batch_size": (1, True), "patience": (0, True), "lr_decay_step": (0, True),
+                "lr": (0.0, False), "weight_decay": (0.0, True), "lr_decay_factor": (0.0, False),
+                "rounds": (1, True), "warmup": (0, True)}
 COMPARE_DEFAULTS: dict[str, Any] = {"accuracy_tolerance": 0.01, "latency_tolerance": 0.10, "alpha": 0.05}
 COMPARE_TYPES = {"accuracy_tolerance": float, "latency_tolerance": float, "alpha": float}
 FP32_BITS = 32
@@ -109,7 +113,28 @@ def _settings(path: str, where: str, given: Any, defaults: dict, types: dict) ->
         if key not in types:
             _unknown_key(path, f"[{where}]", key, types)
         out[key] = _check_type(path, where, key, value, types[key])
+        _check_bound(path, where, key, out[key])
     return out
+
+
+def _check_bound(path: str, where: str, key: str, value: Any) -> None:
+    if key not in LOWER_BOUNDS:
+        return
+    low, inclusive = LOWER_BOUNDS[key]
+    if value < low or (value == low and not inclusive):
+        _fail(path, f"{where}.{key} = {value!r} is out of range; give a value {'>=' if inclusive else '>'} {low}")
+
+
+def _check_latency(path: str, latency: dict) -> None:
+    """Thread counts are whole numbers >= 1; controls are the engine's."""
+    from dqbench.engine.latency import ALL_CONTROLS
+
+    threads = latency["threads"]
+    if not threads or not all(isinstance(t, int) and not isinstance(t, bool) and t >= 1 for t in threads):
+        _fail(path, f"latency.threads must be a non-empty list of whole numbers >= 1, got {threads!r}")
+    for control in latency["controls"]:
+        if control not in ALL_CONTROLS:
+            _fail(path, f"latency.controls: unknown control {control!r}; use some of: {', '.join(ALL_CONTROLS)}")
 
 
 def _unknown_key(path: str, where: str, key: str, valid) -> None:
@@ -230,6 +255,7 @@ def load_suite(path: str | Path) -> SuiteSpec:
             if key not in ("dataset", "arch", "method", "bits"):
                 _unknown_key(sp, "[[exclude]]", key, ("dataset", "arch", "method", "bits"))
     latency = _settings(sp, "latency", raw.get("latency"), LATENCY_DEFAULTS, LATENCY_TYPES)
+    _check_latency(sp, latency)
     compare = _settings(sp, "compare", raw.get("compare"), COMPARE_DEFAULTS, COMPARE_TYPES)
     return SuiteSpec(
         name=raw.get("name", p.stem), path=sp, kind=kind, description=raw.get("description", ""),

@@ -140,11 +140,14 @@ def test_two_workers_give_the_same_records_as_one(tmp_path, data_root):
     assert results(tmp_path / "two") == results(tmp_path / "one")
 
 
-def test_jobs_refused_for_latency_suites_and_below_one(tmp_path, data_root):
+def test_jobs_refused_for_latency_suites_and_jobs_or_threads_below_one(tmp_path, data_root):
     with pytest.raises(DQBenchError, match="--jobs 1"):
         _run(load_suite("latency"), tmp_path / "lat", data_root, jobs=2)
     with pytest.raises(DQBenchError, match="--jobs 0"):
         _run(load_suite("smoke"), tmp_path / "acc", data_root, jobs=0)
+    with pytest.raises(DQBenchError, match="--threads 0"):
+        _run(load_suite("smoke"), tmp_path / "acc", data_root, jobs=2, threads=0)
+    assert not (tmp_path / "acc").exists()  # refused before the run directory is made
 
 
 def test_plan_with_reuse_does_not_count_copies_as_not_estimated(tmp_path, data_root, capsys):

@@ -97,6 +97,23 @@ def test_wrong_types_and_missing_file(tmp_path):
         load_suite(tmp_path / "nope.toml")
 
 
+@pytest.mark.parametrize("old, new, message", [
+    ("epochs = 3", "epochs = 0", "train.epochs = 0 is out of range; give a value >= 1"),
+    ("epochs = 3", "epochs = 3\nbatch_size = 0", "train.batch_size = 0 is out of range"),
+    ("epochs = 3", "epochs = 3\nlr = 0.0", "train.lr = 0.0 is out of range; give a value > 0.0"),
+    ("epochs = 3", "epochs = 3\npatience = -1", "train.patience = -1 is out of range"),
+    ("bits = [8, 4]", "bits = [8, 4]\ntrain = { weight_decay = -1e-4 }", "qat.train.weight_decay = -0.0001"),
+    ("", "[latency]\nrounds = 0", "latency.rounds = 0 is out of range"),
+    ("", "[latency]\nthreads = [2, 0]", "latency.threads must be"),
+    ("", '[latency]\ncontrols = ["fp16"]', "unknown control 'fp16'"),
+])
+def test_settings_out_of_range_are_refused_before_any_trial(tmp_path, old, new, message):
+    text = BASE.replace(old, new, 1) if old else 'kind = "latency"\n' + BASE + new  # latency: a table at the end
+    with pytest.raises(DQBenchError) as exc:
+        load_suite(_suite(tmp_path, text))
+    assert message in str(exc.value) and "\n" not in str(exc.value)
+
+
 def test_shipped_suites_validate():
     for name in ("smoke", "quickstart"):
         suite = load_suite(name)
