@@ -7,6 +7,8 @@ State lives in buffers, so it is saved and restored with the model's ``state_dic
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 from torch import nn
 
@@ -16,6 +18,19 @@ from dqbench.errors import DQBenchError
 def unprotected_rows(x: torch.Tensor, protect: torch.Tensor | None) -> torch.Tensor:
     """The rows of ``x`` not flagged in ``protect`` (all of ``x`` when ``protect`` is None)."""
     return x if protect is None else x[~protect]
+
+
+def compiled_percentile(x: torch.Tensor):
+    """The compiled percentile kernel when it applies to ``x`` (float32, contiguous, on the CPU, kernels built and
+    not switched off with ``DQBENCH_ENGINE=torch``), else None: then the PyTorch ops run. Both give the same values."""
+    if x.dtype != torch.float32 or not x.is_cpu or not x.is_contiguous():
+        return None
+    from dqbench.engine.kernels import engine_env, kernels  # not at import time: the engine imports dqbench.quant
+
+    if engine_env() == "torch":
+        return None
+    k = kernels()
+    return getattr(k, "percentile_range", None) if k is not None else None
 
 
 def is_rate(momentum) -> bool:
@@ -123,23 +138,49 @@ class PercentileObserver(Observer):
         return flat.take(idx)
 
     def batch_range(self, x, protect):
+        compiled = compiled_percentile(x)
+        if compiled is not None:
+            return self.compiled_range(compiled, x, protect)
         values = self.sample(x, protect).float()
         if values.numel() == 0:
             return None
         last = values.numel() - 1  # k-th smallest by selection: cheaper than a sort, no size limit (torch.quantile)
         lo = torch.kthvalue(values, int(round(self.tail * last)) + 1).values
         hi = torch.kthvalue(values, int(round((1.0 - self.tail) * last)) + 1).values
-        return self.uncollapse(values, lo, hi)
+        return self.uncollapse(lo, hi, values.aminmax)
+
+    def compiled_range(self, kernel, x, protect):
+        """:meth:`batch_range` in one call of the compiled kernel: the same random indices (the same draw from
+        torch's generator), the same kept elements and the same k-th values as the PyTorch ops, with no
+        intermediate tensors (on ogbg-molhiv's small batches those ops were most of Degree-Quant's cost over QAT)."""
+        from dqbench.engine.kernels import ptr
+
+        flat = x.reshape(-1)
+        idx = None
+        if flat.numel() > self.sample_size:
+            idx = torch.randint(0, flat.numel(), (self.sample_size,), device=x.device)
+        if protect is not None:
+            protect = protect.contiguous()
+        kept, lo, hi, vmin, vmax = kernel(ptr(flat), flat.numel(), ptr(idx), 0 if idx is None else idx.numel(),
+                                          ptr(protect), flat.numel() // max(x.size(0), 1) if x.dim() else 1,
+                                          float(self.tail))
+        if kept == 0:
+            return None
+        as_tensor = partial(torch.tensor, dtype=torch.float32)
+        return self.uncollapse(as_tensor(lo), as_tensor(hi), lambda: (as_tensor(vmin), as_tensor(vmax)))
 
     @staticmethod
-    def uncollapse(values: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def uncollapse(lo: torch.Tensor, hi: torch.Tensor, extremes) -> tuple[torch.Tensor, torch.Tensor]:
         """Sparse data: when fewer than ``tail`` of the values are non-zero on a side, that side's quantile is 0
         and clipping there would quantize every non-zero value to 0 (GIN's first aggregation of CiteSeer's
-        bag-of-words features, under 1% non-zero). Such a collapsed side takes the sample's extreme instead."""
-        if bool(hi == 0):
-            hi = torch.maximum(hi, values.max())
-        if bool(lo == 0):
-            lo = torch.minimum(lo, values.min())
+        bag-of-words features, under 1% non-zero). Such a collapsed side takes the sample's extreme instead
+        (``extremes()``: the sample's min and max, asked for only then)."""
+        if bool(hi == 0) or bool(lo == 0):
+            vmin, vmax = extremes()
+            if bool(hi == 0):
+                hi = torch.maximum(hi, vmax)
+            if bool(lo == 0):
+                lo = torch.minimum(lo, vmin)
         return lo, hi
 
     def combine(self, lo, hi):

@@ -142,3 +142,48 @@ def test_percentile_on_dense_data_still_clips_tails():
     obs = PercentileObserver(tail=0.01)
     obs(x)
     assert 980 <= float(obs.hi) <= 995 and 5 <= float(obs.lo) <= 20
+
+
+def _ops_range(obs, x, protect):
+    """batch_range through the PyTorch ops (the compiled kernel switched off)."""
+    from unittest import mock
+
+    with mock.patch("dqbench.quant.observers.compiled_percentile", return_value=None):
+        return obs.batch_range(x, protect)
+
+
+def _awkward(gen, rows, cols, kind):
+    x = torch.randn(rows, cols, generator=gen)
+    if kind == "ties":
+        x = torch.round(x * 2) / 2  # few distinct values, -0.0 among them
+    elif kind == "sparse":
+        x = x * (torch.rand(rows, cols, generator=gen) < 0.004)  # the sparse-data rule applies
+    elif kind == "nan":
+        x.view(-1)[::97] = float("nan")
+    return x
+
+
+@pytest.mark.parametrize("rows,cols", [(1, 1), (7, 3), (300, 64), (5000, 17)])  # below and above the sample size
+@pytest.mark.parametrize("kind", ["normal", "ties", "sparse", "nan"])
+@pytest.mark.parametrize("tail", [0.0, 0.001, 0.01, 0.3])
+@pytest.mark.parametrize("protected", [None, 0.2, 1.0])
+def test_compiled_percentile_gives_the_ops_values(rows, cols, kind, tail, protected):
+    from dqbench.quant.observers import compiled_percentile
+
+    x = _awkward(torch.Generator().manual_seed(rows * cols), rows, cols, kind)
+    if compiled_percentile(x) is None:
+        pytest.skip("compiled kernels not built (or DQBENCH_ENGINE=torch)")
+    protect = None if protected is None else torch.rand(rows, generator=torch.Generator().manual_seed(1)) < protected
+    obs = PercentileObserver(tail, sample_size=2048)
+    torch.manual_seed(5)
+    compiled = obs.batch_range(x, protect)
+    after_compiled = torch.rand(1)
+    torch.manual_seed(5)
+    ops = _ops_range(obs, x, protect)
+    assert torch.equal(torch.rand(1), after_compiled)  # the same draws from torch's generator
+    if ops is None:
+        assert compiled is None and protected == 1.0
+        return
+    for a, b in zip(compiled, ops):
+        assert a.dtype == b.dtype == torch.float32 and a.shape == b.shape == ()
+        assert (a.isnan() and b.isnan()) or a.item() == b.item()
