@@ -78,8 +78,9 @@ def fake_quant_fused(path, x, scale, zero_point, qmin, qmax, want_mask, protect,
     """The same as :func:`fake_quant_ops` in one pass of the compiled kernel (float32 only), except that the
     saturated elements come as their flat indices (int64, ascending; see :func:`saturation_mask`) when they are
     few, as under trained ranges, instead of a byte per element kept until the backward pass (REDDIT-BINARY GIN,
-    batches of 128 graphs: ~97 MB of masks a step, paged in afresh each step, where at most 0.23% of the
-    elements saturate). When more than 1/16 of the elements saturate, a second pass writes the byte mask instead."""
+    batches of 128 graphs: 97 MB of masks a step, paged in afresh each step, where at most 0.23% (INT8) or 1.05%
+    (INT4) of a call's elements saturate: reports/training_cost/saturation.txt). When more than 1/16 of the
+    elements saturate, a second pass writes the byte mask instead."""
     from dqbench.engine.kernels import kernels, ptr
 
     x = x.contiguous()
