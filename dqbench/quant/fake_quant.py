@@ -68,6 +68,17 @@ def fake_quant_ops(x, scale, zero_point, qmin, qmax, want_mask, protect, clamp_p
     return out, saturated
 
 
+def checked_row_mask(protect: torch.Tensor | None, rows: int) -> torch.Tensor | None:
+    """``protect`` as the compiled kernels read it (contiguous bool, one per row), or a ValueError where it does
+    not have one element per row (the kernels would read past its end)."""
+    if protect is None:
+        return None
+    if protect.dtype != torch.bool or protect.numel() != rows:
+        raise ValueError(f"protect must be a bool mask with one element per row ({rows}), got "
+                         f"{protect.dtype} with {protect.numel()}")
+    return protect.contiguous()
+
+
 def range_ends(scale, zero_point, qmin, qmax) -> tuple[float, float]:
     """The representable range's ends: the values of codes ``qmin`` and ``qmax`` (where ``clamp_protected``
     clamps the protected rows)."""
@@ -85,8 +96,8 @@ def fake_quant_fused(path, x, scale, zero_point, qmin, qmax, want_mask, protect,
 
     x = x.contiguous()
     out = torch.empty_like(x)
-    protect = None if protect is None else protect.contiguous()
     rows = x.size(0) if x.dim() else 1
+    protect = checked_row_mask(protect, rows)
     lo, hi = range_ends(scale, zero_point, qmin, qmax)
 
     def run(mask=None, idx=None, room=0):

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from dqbench.errors import DQBenchError
+from dqbench.quant.fake_quant import checked_row_mask
 
 
 def unprotected_rows(x: torch.Tensor, protect: torch.Tensor | None) -> torch.Tensor:
@@ -159,11 +160,10 @@ class PercentileObserver(Observer):
         idx = None
         if flat.numel() > self.sample_size:
             idx = torch.randint(0, flat.numel(), (self.sample_size,), device=x.device)
-        if protect is not None:
-            protect = protect.contiguous()
+        rows = x.size(0) if x.dim() else 1
+        protect = checked_row_mask(protect, rows)
         kept, lo, hi, vmin, vmax = kernel(ptr(flat), flat.numel(), ptr(idx), 0 if idx is None else idx.numel(),
-                                          ptr(protect), flat.numel() // max(x.size(0), 1) if x.dim() else 1,
-                                          float(self.tail))
+                                          ptr(protect), flat.numel() // max(rows, 1), float(self.tail))
         if kept == 0:
             return None
         as_tensor = partial(torch.tensor, dtype=torch.float32)

@@ -161,3 +161,13 @@ def test_clamped_protected_row_keeps_signed_zero_and_nan_like_torch_clamp(path):
     assert torch.equal(bits(out), bits(ref)) and torch.equal(mask, ref_mask)
     assert mask.tolist() == [[False, False, True, True, False, False]]
     assert out[0, 5].item() == pytest.approx(0.7)  # inside the range: not rounded to a code
+
+
+@needs_kernels
+@pytest.mark.parametrize("path", PATHS)
+def test_a_protect_mask_of_the_wrong_length_is_refused_not_read_past(path):
+    x = torch.randn(10, 4)
+    with pytest.raises(ValueError, match="one element per row"):
+        FQ.fake_quant_fused(path, x, 0.1, 0, -8, 7, True, torch.zeros(9, dtype=torch.bool))
+    with pytest.raises(ValueError, match="bool mask"):
+        FQ.fake_quant_fused(path, x, 0.1, 0, -8, 7, True, torch.zeros(10, dtype=torch.uint8))

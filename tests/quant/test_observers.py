@@ -187,3 +187,13 @@ def test_compiled_percentile_gives_the_ops_values(rows, cols, kind, tail, protec
     for a, b in zip(compiled, ops):
         assert a.dtype == b.dtype == torch.float32 and a.shape == b.shape == ()
         assert (a.isnan() and b.isnan()) or a.item() == b.item()
+
+
+def test_compiled_percentile_refuses_a_protect_mask_of_the_wrong_length():
+    from dqbench.quant.observers import compiled_percentile
+
+    x = torch.randn(20000, 2)
+    if compiled_percentile(x) is None:
+        pytest.skip("compiled kernels not built (or DQBENCH_ENGINE=torch)")
+    with pytest.raises(ValueError, match="one element per row"):
+        PercentileObserver(0.01).batch_range(x, torch.zeros(19999, dtype=torch.bool))
