@@ -19,7 +19,6 @@ struct SatSink {
     if (mask) mask[k] = saturated;
     if (idx && saturated) idx->push_back(first + k);
   }
-  SatSink at(int64_t k) const { return {mask ? mask + k : nullptr, idx, first + k}; }
 };
 
 inline float fq1(float v, float s, float zp, float lo, float hi, bool* sat) {
