@@ -31,7 +31,8 @@ def main() -> None:
     for trial in expand(suite, filters={"dataset": ["citeseer"], "seed": [0], "method": METHODS}):
         seed_everything(trial.seed)
         model, method = build_model(trial, dataset), build_method(trial)
-        tests[trial.method.label] = fit(model, dataset, dataset.split(trial.fold), method, trial.train, trial.seed)["test"]
+        split = dataset.split(trial.fold)
+        tests[trial.method.label] = fit(model, dataset, split, method, trial.train, trial.seed)["test"]
         ranges[trial.method.label] = {name: (float(q.observer.lo), float(q.observer.hi))
                                       for name, q in model.named_modules()
                                       if isinstance(q, FakeQuantize) and "weight" not in name}
