@@ -175,11 +175,12 @@ class PercentileObserver(Observer):
         and clipping there would quantize every non-zero value to 0 (GIN's first aggregation of CiteSeer's
         bag-of-words features, under 1% non-zero). Such a collapsed side takes the sample's extreme instead
         (``extremes()``: the sample's min and max, asked for only then)."""
-        if bool(hi == 0) or bool(lo == 0):
+        hi_collapsed, lo_collapsed = bool(hi == 0), bool(lo == 0)
+        if hi_collapsed or lo_collapsed:
             vmin, vmax = extremes()
-            if bool(hi == 0):
+            if hi_collapsed:
                 hi = torch.maximum(hi, vmax)
-            if bool(lo == 0):
+            if lo_collapsed:
                 lo = torch.minimum(lo, vmin)
         return lo, hi
 

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import dqbench.quant.fake_quant as fq  # noqa: E402
 from dqbench.datasets.paths import resolve_root  # noqa: E402
 from dqbench.registry import DATASETS  # noqa: E402
-from tests.benchmarks.test_dq_overhead import GRAPH_BATCHES, make_graph_steps, paper_graph_batch_size  # noqa: E402
+from tests.benchmarks.test_dq_overhead import benchmark_batches, make_graph_steps, paper_graph_batch_size  # noqa: E402
 
 ROUNDS, LARGE = 6, 10_000
 
@@ -31,8 +31,7 @@ def main(bits: int) -> None:
     ds = DATASETS.get("reddit-binary")(root=resolve_root())
     train = ds.split(0).train
     size = paper_graph_batch_size("reddit-binary")
-    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:GRAPH_BATCHES * size].tolist()
-    batches = [[train[i] for i in order[k * size:(k + 1) * size]] for k in range(GRAPH_BATCHES)]
+    batches = benchmark_batches(train, size)
     calls = []
     clip = fq.clip_gradient
 
@@ -42,7 +41,7 @@ def main(bits: int) -> None:
 
     fq.clip_gradient = counting
     steps = make_graph_steps("degree_quant", batches, ds, bits)
-    print(f"REDDIT-BINARY GIN INT{bits}, degree_quant, fold 0, {GRAPH_BATCHES} batches of {size} graphs per round")
+    print(f"REDDIT-BINARY GIN INT{bits}, degree_quant, fold 0, {len(batches)} batches of {size} graphs per round")
     for r in range(ROUNDS):
         calls.clear()
         steps()
@@ -51,7 +50,7 @@ def main(bits: int) -> None:
         print(f"round {r}: {len(calls)} clipped calls, {len(large)} over {LARGE:,} elements, "
               f"{sum(s == 0 for _, s in large)} of those with nothing saturated; saturated fraction max "
               f"{max(fractions):.4%}, median {statistics.median(fractions):.4%}; "
-              f"{sum(n for n, _ in calls):,} elements in all ({sum(n for n, _ in calls) / GRAPH_BATCHES / 1e6:.1f} "
+              f"{sum(n for n, _ in calls):,} elements in all ({sum(n for n, _ in calls) / len(batches) / 1e6:.1f} "
               "MB of byte masks a step)")
 
 

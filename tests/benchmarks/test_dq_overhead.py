@@ -118,6 +118,14 @@ def paper_graph_batch_size(dataset: str) -> int:
                 if t.dataset.name == dataset and t.arch.name == "gin")
 
 
+def benchmark_batches(train, batch_size: int) -> list[list]:
+    """The benchmark's training batches: up to GRAPH_BATCHES full batches of ``train``'s graphs, in a fixed random
+    order (seed 0); MUTAG's fold holds one."""
+    n_batches = min(GRAPH_BATCHES, len(train) // batch_size)
+    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:n_batches * batch_size].tolist()
+    return [[train[i] for i in order[k * batch_size:(k + 1) * batch_size]] for k in range(n_batches)]
+
+
 def make_graph_steps(method_name: str, batches: list, dataset, bits: int, **method_kwargs):
     """A closure running one optimizer step per batch of the 5-layer GIN with a mean readout (the authors' REDDIT-BINARY
     model, dropout in the readout only as in paper_graph), with the dataset's own loss."""
@@ -158,10 +166,8 @@ def test_degree_quant_step_overhead_vs_qat_on_graph_batches(benchmark, real_root
 
     ds = DATASETS.get(name)(root=data_root)
     train = ds.split(0).train
-    gen = torch.Generator().manual_seed(0)
-    n_batches = min(GRAPH_BATCHES, len(train) // batch_size)  # full batches only (MUTAG's fold has one)
-    order = torch.randperm(len(train), generator=gen)[:n_batches * batch_size].tolist()
-    batches = [[train[i] for i in order[k * batch_size:(k + 1) * batch_size]] for k in range(n_batches)]
+    batches = benchmark_batches(train, batch_size)
+    n_batches = len(batches)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
