@@ -277,6 +277,9 @@ FILTERED_COMMANDS = ("run", "trace")  # the commands that take --dataset/--arch/
 
 
 def main(argv: list[str] | None = None) -> int:
+    from dqbench import process_settings
+
+    process_settings.apply()  # before torch does any work
     try:
         argv = sys.argv[1:] if argv is None else list(argv)
         args = build_parser().parse_args(argv)

@@ -9,6 +9,8 @@ import subprocess
 from importlib.metadata import PackageNotFoundError, entry_points, version
 from pathlib import Path
 
+from dqbench import process_settings
+
 PACKAGES = ("dqbench", "torch", "torch_geometric", "ogb", "numpy", "pandas", "tabulate", "pytest-benchmark")
 CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx_vnni", "amx_int8", "neon", "asimd")
 
@@ -85,4 +87,5 @@ def environment() -> dict:
         "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
         "platform": platform.platform(), "packages": package_versions(), "git": git_revision(),
         "plugins": plugins(), "machine_id": machine_id(torch.get_num_threads()),
+        "process_settings": process_settings.current(),
     }

@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from dqbench import process_settings
 from dqbench.errors import DQBenchError
 from dqbench.records import make_record
 from dqbench.store import RECORDS, RunStore
@@ -54,6 +55,7 @@ def run_suite(suite: SuiteSpec, out: str | Path, root, filters: dict | None = No
     other)."""
     from dqbench.env import environment, git_revision
 
+    process_settings.apply()
     filters = filters or {}
     check_filters(suite, filters)
     if jobs < 1:
@@ -83,7 +85,7 @@ def run_suite(suite: SuiteSpec, out: str | Path, root, filters: dict | None = No
     logged = bool((todo or copies) and command)
     if logged:
         piece = {"command": command, "git": git_revision(), "started": started, "to_run": len(todo),
-                 "piece": piece_id}
+                 "piece": piece_id, "process_settings": process_settings.current()}
         store.log_piece({**piece, "reused": len(copies)} if copies else piece)
     for record in copies.values():
         store.append(record)

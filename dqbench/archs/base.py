@@ -7,8 +7,8 @@ from typing import Callable, NamedTuple
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch_geometric.utils import scatter
 
+from dqbench.archs.rows import scatter_rows
 from dqbench.errors import DQBenchError
 
 ROLES = ("input", "weight", "linear", "message", "aggregate", "update", "attention")
@@ -121,6 +121,16 @@ class QuantGNN(nn.Module):
         return None
 
 
+def pool_rows(x: torch.Tensor, batch: torch.Tensor, num_graphs: int, pool: str) -> torch.Tensor:
+    """Each graph's node rows summed (``"sum"``) or averaged (``"mean"``, as ``torch_geometric.utils.scatter``:
+    the sum over max(count, 1)), in a fixed order."""
+    total = scatter_rows(x, batch, num_graphs)
+    if pool == "sum":
+        return total
+    count = torch.bincount(batch, minlength=num_graphs).clamp_(min=1).to(x.dtype)
+    return total / count.view(-1, *([1] * (x.dim() - 1)))
+
+
 class Readout(Quantized):
     """Graph-level head: pooled node features -> Q_input -> QLinear -> ReLU -> QLinear."""
 
@@ -134,7 +144,7 @@ class Readout(Quantized):
         self.lin2 = QLinear(hidden, out_channels, kind="graph")
 
     def forward(self, x, batch, num_graphs: int):
-        g = scatter(x, batch, dim=0, dim_size=num_graphs, reduce=self.pool)
+        g = pool_rows(x, batch, num_graphs, self.pool)
         g = self.q("input", g)
         g = self.lin1(g, epilogue=F.relu)
         g = dropout(g, self.dropout, self.training)

@@ -9,6 +9,7 @@ from torch import nn
 
 from dqbench.archs.base import QLinear, Quantized, check_dropout, check_sizes, named, with_one_self_loop
 from dqbench.archs.base import dropout as apply_dropout
+from dqbench.archs.rows import gather_rows, scatter_rows, softmax
 from dqbench.archs.stack import StackedGNN
 from dqbench.errors import DQBenchError
 from dqbench.registry import ARCHS
@@ -35,17 +36,15 @@ class GATLayer(Quantized):
         self.attn_dropout = attn_dropout
 
     def forward(self, x, edge_index, mask=None):
-        from torch_geometric.utils import softmax
-
         n = x.size(0)
         x = self.q("input", x, mask)
         h = self.lin(x, mask).view(n, self.heads, self.channels)
         src, dst = with_one_self_loop(edge_index, n)
-        logits = F.leaky_relu((h * self.att_src).sum(-1)[src] + (h * self.att_dst).sum(-1)[dst], LEAKY_SLOPE)
-        alpha = softmax(logits, dst, num_nodes=n)
+        scores = gather_rows((h * self.att_src).sum(-1), src) + gather_rows((h * self.att_dst).sum(-1), dst)
+        alpha = softmax(F.leaky_relu(scores, LEAKY_SLOPE), dst, n)
         alpha = self.q("attention", alpha, None if mask is None else mask[src])
         alpha = apply_dropout(alpha, self.attn_dropout, self.training)
-        a = torch.zeros(n, self.heads, self.channels, dtype=h.dtype).index_add_(0, dst, h[src] * alpha.unsqueeze(-1))
+        a = scatter_rows(gather_rows(h, src) * alpha.unsqueeze(-1), dst, n)
         a = self.q("aggregate", a.reshape(n, -1), mask)
         out = a + self.bias
         if not self.last:

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dqbench.archs.base import QLinear, Quantized, named, with_one_self_loop
+from dqbench.archs.rows import gather_rows, scatter_rows
 from dqbench.archs.stack import StackedGNN
 from dqbench.registry import ARCHS
 
@@ -36,7 +37,7 @@ class GCNLayer(Quantized):
         ei, w = gcn_norm_weights(edge_index, n)
         src, dst = ei[0], ei[1]
         w = self.q("message", w, None if mask is None else mask[src])
-        a = torch.zeros(n, h.size(1), dtype=h.dtype).index_add_(0, dst, h[src] * w.unsqueeze(-1))
+        a = scatter_rows(gather_rows(h, src) * w.unsqueeze(-1), dst, n)
         a = self.q("aggregate", a, mask)
         out = a + self.bias
         if not self.last:

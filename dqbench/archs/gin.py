@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import torch.nn.functional as F
-from torch import nn
 
 from dqbench.archs.base import QLinear, Quantized, named
+from dqbench.archs.batch_norm import BatchNorm1d
+from dqbench.archs.rows import gather_rows, scatter_rows
 from dqbench.archs.stack import StackedGNN
 from dqbench.registry import ARCHS
 
@@ -19,9 +20,9 @@ class GINLayer(Quantized):
         super().__init__({"input": "node", "message": "node", "aggregate": "node", "update": "node"})
         hidden = hidden or out_channels
         self.lin1 = QLinear(in_channels, hidden)
-        self.bn1 = nn.BatchNorm1d(hidden)
+        self.bn1 = BatchNorm1d(hidden)
         self.lin2 = QLinear(hidden, out_channels)
-        self.bn2 = None if last else nn.BatchNorm1d(out_channels)
+        self.bn2 = None if last else BatchNorm1d(out_channels)
         self.last = last
         self.eps = float(eps)
 
@@ -29,7 +30,7 @@ class GINLayer(Quantized):
         x = self.q("input", x, mask)
         m = self.q("message", x, mask)
         src, dst = edge_index[0], edge_index[1]
-        a = ((1 + self.eps) * x).index_add(0, dst, m[src])
+        a = scatter_rows(gather_rows(m, src), dst, x.size(0), init=(1 + self.eps) * x)
         a = self.q("aggregate", a, mask)
         h = self.lin1(a, mask, epilogue=lambda t: F.relu(self.bn1(t)))
         h = self.lin2(h, mask, epilogue=None if self.last else (lambda t: F.relu(self.bn2(t))))

@@ -880,6 +880,7 @@ void gemm_i32(uintptr_t x, int64_t N, int K, uintptr_t wp, int F, int x_zp, int 
 #include "fake_quant.h"     // training-time fake quantization (uses the helpers above)
 #include "gat_attention.h"  // GAT attention coefficients in fixed point (uses the helpers above)
 #include "percentile.h"     // Degree-Quant's percentile range estimate on a sample
+#include "scatter_rows.h"   // deterministic row scatter-sum (training aggregation and gather backward)
 
 }  // namespace
 
@@ -931,6 +932,7 @@ PYBIND11_MODULE(_kernels, m) {
   m.def("fake_quant_train", &fake_quant_train);
   m.def("zero_where", &zero_where);
   m.def("percentile_range", &percentile_range);
+  m.def("scatter_rows_f32", &scatter_rows_f32);
   m.def("gat_attention", &gat_attention);
   m.def("gat_attention_f32", &gat_attention_f32);
 }

@@ -1,0 +1,54 @@
+"""Settings every dqbench process applies before torch does any work, and records in ``run.json``.
+
+- ``MKL_CBWR=AUTO,STRICT``: MKL's strict conditional numerical reproducibility. PyTorch's CPU GEMMs run in MKL,
+  whose sums (a weight gradient ``(7 x 2708) @ (2708 x 64)`` on Cora) change with the thread count; in strict
+  mode they do not, and on the machines measured they equal the default one-thread results.
+- ``THP_MEM_ALLOC_ENABLE=1``: PyTorch's CPU allocator aligns tensors of 2 MB and more to 2 MB and asks for
+  transparent huge pages (``madvise``). Training allocates fresh large tensors every step (dropout masks over
+  CiteSeer's 3327 x 3703 features, REDDIT-BINARY batches); with 4 KB pages each is paid in page faults
+  (CiteSeer GIN FP32, one thread: 5.9 million minor faults and 46 s, against 0.27 million and 19 s:
+  ``python scripts/allocation_benchmark.py``). Where the kernel has THP off it changes nothing.
+
+A value already in the environment wins. Both are read lazily (MKL at its first call, the allocator at its first
+large allocation), so ``apply()`` works from the CLI's first line or the start of ``run_suite``; worker
+processes inherit them. The ops whose float sums have no fixed order on their own are replaced in the models
+(``dqbench.archs.rows``, ``dqbench.archs.batch_norm``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULTS = {"MKL_CBWR": "AUTO,STRICT", "THP_MEM_ALLOC_ENABLE": "1"}
+THP_SYSFS = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+DETERMINISTIC_OPS = ("row gathers and scatter-sums in a fixed order (dqbench.archs.rows)",
+                     "BatchNorm1d training statistics and gradients reduced in row order (dqbench.archs.batch_norm)")
+
+
+def apply() -> dict:
+    """Set the defaults the environment does not already give; returns :func:`current`."""
+    for key, value in DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    return current()
+
+
+def kernel_thp() -> str:
+    """The kernel's transparent-huge-page mode (the bracketed word of its sysfs file), or "unknown"."""
+    try:
+        text = THP_SYSFS.read_text()
+    except OSError:
+        return "unknown"
+    start, end = text.find("["), text.find("]")
+    return text[start + 1:end] if 0 <= start < end else text.strip()
+
+
+def current() -> dict:
+    """What is in effect: the two variables, the kernel's THP mode and the deterministic formulations."""
+    return {**{key: os.environ.get(key) for key in DEFAULTS}, "kernel_thp": kernel_thp(),
+            "deterministic_ops": list(DETERMINISTIC_OPS)}
+
+
+def deterministic() -> bool:
+    """Whether MKL runs in strict reproducibility mode (records independent of the thread count)."""
+    return (os.environ.get("MKL_CBWR") or "").replace(" ", "").upper().endswith(",STRICT")
