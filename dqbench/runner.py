@@ -28,7 +28,7 @@ class RunSummary:
     reused: int = 0
 
 
-class _Datasets:
+class DatasetCache:
     """Loads each (dataset entry, seed) once per process."""
 
     def __init__(self, root):
@@ -71,7 +71,7 @@ def run_suite(suite: SuiteSpec, out: str | Path, root, filters: dict | None = No
                                                         "description": suite.description},
                                            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                                            "environment": environment()})
-    datasets = _Datasets(root)
+    datasets = DatasetCache(root)
     trials = plan_trials(suite, datasets, filters, quick)
     todo = [t for t in trials if t.trial_id not in done or (retry_failed and done[t.trial_id]["status"] == "failed")]
     summary = RunSummary(Path(out), len(trials), len(trials) - len(todo), 0, 0)
@@ -115,7 +115,7 @@ def run_suite(suite: SuiteSpec, out: str | Path, root, filters: dict | None = No
     return summary
 
 
-def _in_order(todo: list[TrialSpec], suite: SuiteSpec, datasets: _Datasets, bar):
+def _in_order(todo: list[TrialSpec], suite: SuiteSpec, datasets: DatasetCache, bar):
     for trial in todo:
         bar.set_description(trial.trial_id.rsplit("-", 1)[0])
         yield _run_trial(trial, suite, datasets, bar)
@@ -135,7 +135,7 @@ def _pooled(todo: list[TrialSpec], suite: SuiteSpec, root, jobs: int, threads: i
             yield record
 
 
-_WORKER_DATASETS: _Datasets | None = None
+_WORKER_DATASETS: DatasetCache | None = None
 
 
 def _worker_start(threads: int) -> None:
@@ -151,7 +151,7 @@ def _worker_trial(job) -> dict:
     global _WORKER_DATASETS
     trial, suite, root = job
     if _WORKER_DATASETS is None:
-        _WORKER_DATASETS = _Datasets(root)
+        _WORKER_DATASETS = DatasetCache(root)
     return _run_trial(trial, suite, _WORKER_DATASETS, _NoBar())
 
 
@@ -162,17 +162,17 @@ def suite_progress(suite: SuiteSpec, out: str | Path, root, filters: dict | None
     filters = filters or {}
     check_filters(suite, filters)
     done = RunStore(out).held(suite.name)
-    num_folds = fold_counts(suite, _Datasets(root), filters)
+    num_folds = fold_counts(suite, DatasetCache(root), filters)
     folded = {label for label, n in num_folds.items() if n > 1}
     return expand(suite, num_folds, filters, quick=quick), done, folded
 
 
-def plan_trials(suite: SuiteSpec, datasets: _Datasets, filters: dict, quick: bool = False) -> list[TrialSpec]:
+def plan_trials(suite: SuiteSpec, datasets: DatasetCache, filters: dict, quick: bool = False) -> list[TrialSpec]:
     """The suite's trials under ``filters``."""
     return expand(suite, fold_counts(suite, datasets, filters), filters, quick=quick)
 
 
-def fold_counts(suite: SuiteSpec, datasets: _Datasets, filters: dict) -> dict[str, int]:
+def fold_counts(suite: SuiteSpec, datasets: DatasetCache, filters: dict) -> dict[str, int]:
     """Dataset label -> number of folds, for the selected datasets; accuracy suites load each once to count."""
     if suite.kind != "accuracy":
         return {}
@@ -208,12 +208,12 @@ def _same(a, b) -> bool:
     return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
 
 
-def _run_trial(trial: TrialSpec, suite: SuiteSpec, datasets: _Datasets, bar) -> dict:
+def _run_trial(trial: TrialSpec, suite: SuiteSpec, datasets: DatasetCache, bar) -> dict:
     try:
         dataset = datasets.get(trial.dataset, trial.seed)
         if trial.kind == "latency":
             return _latency_trial(trial, suite, dataset)
-        metrics = _accuracy_trial(trial, dataset, bar)
+        metrics = accuracy_trial(trial, dataset, bar)
         return make_record(trial, "ok", metrics=metrics, suite=suite.name)
     except KeyboardInterrupt:
         raise
@@ -239,7 +239,7 @@ def build_model(trial: TrialSpec, dataset):
                                       task=dataset.task, **trial.arch.kwargs)
 
 
-def _accuracy_trial(trial: TrialSpec, dataset, bar=None, **hooks) -> dict:
+def accuracy_trial(trial: TrialSpec, dataset, bar=None, **hooks) -> dict:
     """Seed, build and ``fit`` one trial; ``hooks`` (``on_step``, ``on_prepared``) go to ``fit`` (``dqbench trace``)."""
     from dqbench.train import fit, seed_everything
 

@@ -74,7 +74,7 @@ def trace_trial(trial, dataset, steps: int, every: int = 1) -> tuple[pd.DataFram
     (measuring them costs more than the step itself on large graphs). The steps are ``dqbench run``'s own: the
     runner's trial (seeding, model, ``fit`` with its learning-rate schedule and per-epoch validation), stopped
     after ``steps`` (or where the trial stops early)."""
-    from dqbench.runner import _accuracy_trial
+    from dqbench.runner import accuracy_trial
 
     if steps < 1 or every < 1:
         raise DQBenchError(f"--steps and --every must be at least 1, got {steps} and {every}")
@@ -108,7 +108,7 @@ def trace_trial(trial, dataset, steps: int, every: int = 1) -> tuple[pd.DataFram
         activate(step + 1)
 
     try:
-        _accuracy_trial(trial, dataset, on_step=on_step, on_prepared=on_prepared)
+        accuracy_trial(trial, dataset, on_step=on_step, on_prepared=on_prepared)
     except _Done:
         pass
     return pd.DataFrame(points, columns=POINT_COLUMNS), pd.DataFrame(rows, columns=STEP_COLUMNS)
@@ -118,14 +118,14 @@ def main_trace(args, root) -> int:
     """``dqbench trace``: one suite trial's first training steps, per activation quantizer."""
     from tabulate import tabulate
 
-    from dqbench.runner import _Datasets, plan_trials
+    from dqbench.runner import DatasetCache, plan_trials
     from dqbench.suite import check_filters, load_suite
 
     suite = load_suite(args.suite)
     if suite.kind != "accuracy":
         raise DQBenchError(f"suite '{suite.name}' is a {suite.kind} suite; trace an accuracy suite's trial")
     check_filters(suite, args.filters)
-    datasets = _Datasets(root)
+    datasets = DatasetCache(root)
     trials = plan_trials(suite, datasets, args.filters)
     trials = [t for t in trials if t.seed == trials[0].seed and t.fold == trials[0].fold] if trials else []
     if len(trials) != 1:

@@ -9,6 +9,9 @@ import pytest
 
 # One intra-op thread: tests stay fast and stable on a shared, loaded machine (subprocesses inherit it).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+from dqbench import process_settings  # noqa: E402
+
+process_settings.apply()  # as every dqbench process does, before torch does any work
 import torch  # noqa: E402
 
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))

@@ -58,10 +58,10 @@ def _trial(**filters):
 
 def test_first_step_never_saturates_under_momentum_ranges(data_root):
     """A momentum observer starts at its first batch's own min/max: nothing can saturate at step 0."""
-    from dqbench.runner import _Datasets
+    from dqbench.runner import DatasetCache
 
     trial = _trial(arch="gcn", method="qat", bits=8)
-    points, steps = trace_trial(trial, _Datasets(data_root).get(trial.dataset, 0), steps=6)
+    points, steps = trace_trial(trial, DatasetCache(data_root).get(trial.dataset, 0), steps=6)
     assert list(points.columns) == POINT_COLUMNS and list(steps.columns) == STEP_COLUMNS
     assert list(steps["step"]) == list(range(6)) and steps["loss"].notna().all()
     first = points[points["step"] == 0]
@@ -98,7 +98,7 @@ bits = 4
 def _run_step_losses(trial, dataset, monkeypatch) -> list[float]:
     """The loss of every optimizer step of the trial as ``dqbench run`` trains it."""
     import dqbench.train
-    from dqbench.runner import _accuracy_trial
+    from dqbench.runner import accuracy_trial
 
     losses, fit = [], dqbench.train.fit
 
@@ -107,7 +107,7 @@ def _run_step_losses(trial, dataset, monkeypatch) -> list[float]:
 
     with monkeypatch.context() as patch:
         patch.setattr(dqbench.train, "fit", spy)
-        _accuracy_trial(trial, dataset, type("Bar", (), {"set_postfix_str": lambda *a, **k: None})())
+        accuracy_trial(trial, dataset, type("Bar", (), {"set_postfix_str": lambda *a, **k: None})())
     return losses
 
 
@@ -116,11 +116,11 @@ def test_trace_trains_exactly_as_dqbench_run(data_root, monkeypatch, method):
     """A node task's step is fit's epoch: the traced losses are the run's training losses, to the bit."""
     import dataclasses
 
-    from dqbench.runner import _Datasets
+    from dqbench.runner import DatasetCache
 
     trial = _trial(arch="gin", method=method, bits=4)
     trial = dataclasses.replace(trial, train={**trial.train, "epochs": 4})
-    dataset = _Datasets(data_root).get(trial.dataset, 0)
+    dataset = DatasetCache(data_root).get(trial.dataset, 0)
     losses = _run_step_losses(trial, dataset, monkeypatch)
     _, steps = trace_trial(trial, dataset, steps=4)
     assert len(losses) == 4 and list(steps["loss"]) == losses
@@ -129,11 +129,11 @@ def test_trace_trains_exactly_as_dqbench_run(data_root, monkeypatch, method):
 def test_trace_over_several_epochs_follows_the_run_schedule_and_validation(tmp_path, data_root, monkeypatch):
     """Graph task, 3 epochs of mini-batches with the learning rate cut 10x after each: the trace's steps are the
     run's, to the bit, across the epoch boundaries (where the run validates and decays the learning rate)."""
-    from dqbench.runner import _Datasets
+    from dqbench.runner import DatasetCache
 
     (tmp_path / "graphs.toml").write_text(GRAPH_SUITE)
     trial = expand(load_suite(str(tmp_path / "graphs.toml")), {"synthetic-graphs": 3})[0]
-    dataset = _Datasets(data_root).get(trial.dataset, 0)
+    dataset = DatasetCache(data_root).get(trial.dataset, 0)
     losses = _run_step_losses(trial, dataset, monkeypatch)
     per_epoch = len(losses) // 3
     assert per_epoch >= 2 and len(losses) == 3 * per_epoch
@@ -144,18 +144,18 @@ def test_trace_over_several_epochs_follows_the_run_schedule_and_validation(tmp_p
 
 
 def test_every_records_points_at_those_steps_and_the_last(data_root):
-    from dqbench.runner import _Datasets
+    from dqbench.runner import DatasetCache
 
     trial = _trial(arch="gcn", method="qat", bits=8)
-    points, steps = trace_trial(trial, _Datasets(data_root).get(trial.dataset, 0), steps=6, every=4)
+    points, steps = trace_trial(trial, DatasetCache(data_root).get(trial.dataset, 0), steps=6, every=4)
     assert set(points["step"]) == {0, 4, 5} and len(steps) == 6
 
 
 def test_degree_quant_trace_counts_only_unprotected_rows(data_root):
-    from dqbench.runner import _Datasets
+    from dqbench.runner import DatasetCache
 
     trial = _trial(arch="gin", method="degree_quant", bits=4)
-    points, _ = trace_trial(trial, _Datasets(data_root).get(trial.dataset, 0), steps=3)
+    points, _ = trace_trial(trial, DatasetCache(data_root).get(trial.dataset, 0), steps=3)
     assert len(points) > 0 and points["saturated"].between(0, 1).all()
 
 

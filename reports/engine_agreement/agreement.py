@@ -14,7 +14,7 @@ import torch
 
 from dqbench.datasets.paths import resolve_root
 from dqbench.engine import lower
-from dqbench.runner import _accuracy_trial, _Datasets, build_method
+from dqbench.runner import accuracy_trial, DatasetCache, build_method
 from dqbench.suite import expand, load_suite
 
 torch.set_num_threads(1)  # as the records were produced (`dqbench run paper_node ... --threads 1`)
@@ -22,7 +22,7 @@ records = {json.loads(line)["trial_id"]: json.loads(line) for line in
            Path("reports/paper_node/trials.jsonl").read_text().splitlines()}
 suite = load_suite("paper_node")
 trials = expand(suite, filters={"dataset": ["cora"], "method": ["degree_quant"], "seed": [0]})
-dataset = _Datasets(resolve_root()).get(trials[0].dataset, 0)
+dataset = DatasetCache(resolve_root()).get(trials[0].dataset, 0)
 data = dataset.split(0).data
 test = data.test_mask
 print("Cora, Degree-Quant, seed 0: test accuracy (%) of the simulated model and of the integer engine, and how many")
@@ -31,7 +31,7 @@ print("| arch | bits | record | simulated | engine | test predictions equal | ou
 print("|---|---|---|---|---|---|---|")
 for trial in trials:
     held = {}
-    _accuracy_trial(trial, dataset, on_prepared=lambda m: held.setdefault("model", m))
+    accuracy_trial(trial, dataset, on_prepared=lambda m: held.setdefault("model", m))
     conv = build_method(trial).convert(held["model"].eval())
     prog = lower(conv)
     with torch.no_grad():

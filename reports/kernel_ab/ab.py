@@ -33,13 +33,13 @@ def worker(so: str, arch: str, threads: int, rounds: int, out_path: str) -> None
         build.load_kernels = lambda: core
     from dqbench.engine.latency import converted_for_trial, trial_data
     from dqbench.engine.lower import lower
-    from dqbench.runner import _Datasets
+    from dqbench.runner import DatasetCache
     from dqbench.suite import expand, load_suite
 
     suite = load_suite(ROOT / "suites" / "latency.toml")
     trial = next(t for t in expand(suite) if t.arch.name == arch and t.dataset.label == "synthetic-170k"
                  and t.threads == threads)
-    dataset = _Datasets(None).get(trial.dataset, trial.seed)
+    dataset = DatasetCache(None).get(trial.dataset, trial.seed)
     data = trial_data(dataset)
     prog = lower(converted_for_trial({**trial.config(), **suite.latency, "threads": threads}, dataset, data))
     torch.set_num_threads(threads)

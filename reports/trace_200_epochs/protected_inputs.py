@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from dqbench.datasets.paths import resolve_root
-from dqbench.runner import _accuracy_trial, _Datasets, plan_trials
+from dqbench.runner import accuracy_trial, DatasetCache, plan_trials
 from dqbench.suite import load_suite
 
 LARGE = 20.0  # the no-mask trace's layer-1 aggregation range stays below 13
@@ -35,7 +35,7 @@ class _Capture(nn.Module):
 
 def main():
     torch.set_num_threads(1)
-    datasets = _Datasets(resolve_root(cache=os.environ.get("DQBENCH_CACHE"),
+    datasets = DatasetCache(resolve_root(cache=os.environ.get("DQBENCH_CACHE"),
                                       mirror=os.environ.get("DQBENCH_DATA_MIRROR")))
     filters = {"dataset": ["reddit-binary"], "method": ["degree_quant"], "bits": [4], "fold": [1]}
     trial = plan_trials(load_suite("paper_graph"), datasets, filters)[0]
@@ -51,7 +51,7 @@ def main():
         raise _Stop
 
     try:
-        _accuracy_trial(trial, dataset, on_step=on_step, on_prepared=on_prepared)  # as dqbench run trains it
+        accuracy_trial(trial, dataset, on_step=on_step, on_prepared=on_prepared)  # as dqbench run trains it
     except _Stop:
         pass
     (x, protected), (agg, _) = seen["input"], seen["aggregate"]
