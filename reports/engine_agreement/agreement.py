@@ -14,7 +14,7 @@ import torch
 
 from dqbench.datasets.paths import resolve_root
 from dqbench.engine import lower
-from dqbench.runner import accuracy_trial, DatasetCache, build_method
+from dqbench.runner import DatasetCache, accuracy_trial, build_method
 from dqbench.suite import expand, load_suite
 
 torch.set_num_threads(1)  # as the records were produced (`dqbench run paper_node ... --threads 1`)

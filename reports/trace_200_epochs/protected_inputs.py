@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from dqbench.datasets.paths import resolve_root
-from dqbench.runner import accuracy_trial, DatasetCache, plan_trials
+from dqbench.runner import DatasetCache, accuracy_trial, plan_trials
 from dqbench.suite import load_suite
 
 LARGE = 20.0  # the no-mask trace's layer-1 aggregation range stays below 13
