@@ -208,7 +208,20 @@ def _same(a, b) -> bool:
     return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
 
 
+def method_version(name: str) -> str | None:
+    """The registered method's declared ``version`` (None where a plugin declares none)."""
+    from dqbench.registry import METHODS
+
+    version = getattr(METHODS.get(name), "version", None)
+    return None if version is None else str(version)
+
+
 def _run_trial(trial: TrialSpec, suite: SuiteSpec, datasets: DatasetCache, bar) -> dict:
+    """The trial's record, stamped with its method's version."""
+    return {**_trial_record(trial, suite, datasets, bar), "method_version": method_version(trial.method.name)}
+
+
+def _trial_record(trial: TrialSpec, suite: SuiteSpec, datasets: DatasetCache, bar) -> dict:
     try:
         dataset = datasets.get(trial.dataset, trial.seed)
         if trial.kind == "latency":

@@ -168,3 +168,14 @@ def test_plan_with_reuse_does_not_count_copies_as_not_estimated(tmp_path, data_r
     printed = capsys.readouterr().out
     assert "(1 trials not estimated: no finished trial of their dataset yet)" in printed
     assert "--reuse: 1 of the 3 trials to run would be copied" in printed
+
+
+def test_records_carry_their_method_version(tmp_path, data_root, monkeypatch):
+    from dqbench.methods.qat import QAT
+
+    suite = load_suite("smoke")
+    picked = {"arch": ["gcn"], "method": ["fp32", "qat"], "bits": ["32", "8"], "seed": [0]}
+    monkeypatch.setattr(QAT, "version", "7")
+    _run(suite, tmp_path / "run", data_root, filters=picked)
+    versions = {r["config"]["method"]: r["method_version"] for r in _records(tmp_path / "run")}
+    assert versions == {"fp32": "1", "qat": "7"}

@@ -78,7 +78,7 @@ def _names(keys, groups: dict[str, Group]) -> dict[str, str]:
 
 def _method_version(group: Group) -> str | None:
     for rec in group.records.values():
-        v = rec["config"].get("method_version") or (rec.get("metrics") or {}).get("method_version")
+        v = rec.get("method_version") or (rec.get("metrics") or {}).get("method_version")
         if v is not None:
             return str(v)
     return None

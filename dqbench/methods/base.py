@@ -22,6 +22,7 @@ class Method:
     """Base class: every hook is a no-op; ``convert`` freezes whatever quantizers the model holds."""
 
     name = "?"
+    version = "1"  # raise it when a change alters what the method trains or converts: compare says "not comparable"
 
     def __init__(self, bits: int = 8):
         self.bits = check_bits(bits)

@@ -61,6 +61,7 @@ class DegreeQuant(Method):
     quantizers observe on their neighbours (the protection then spares them rounding only, not saturation)."""
 
     name = "degree_quant"
+    version = "1"
 
     def __init__(self, bits: int = 8, p_min: float | None = None, p_max: float | None = None,
                  tail: float | None = None, momentum: float | None = None, sample_size: int = 8192,

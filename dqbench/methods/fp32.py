@@ -11,6 +11,7 @@ class FP32(Method):
     """Full precision (no quantization); the reference every quantized method is compared with."""
 
     name = "fp32"
+    version = "1"
 
     def __init__(self, bits: int = FP32_BITS):
         if bits != FP32_BITS:

@@ -19,6 +19,7 @@ class PTQ(Method):
     on the training batches; the ranges are frozen afterwards."""
 
     name = "ptq"
+    version = "1"
 
     def __init__(self, bits: int = 8, observer: str = "minmax", tail: float | None = None):
         super().__init__(bits)

@@ -12,6 +12,7 @@ class QAT(Method):
     (weights: their current min/max)."""
 
     name = "qat"
+    version = "1"
 
     def __init__(self, bits: int = 8, momentum: float = QAT_MOMENTUM):
         super().__init__(bits)
