@@ -84,9 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replicates", type=int, metavar="N", default=MAX_REPLICATES,
                    help="per seed/fold tables for each dataset × arch with at most N seeds/folds (default %(default)s)")
 
-    p = sub.add_parser("compare", help="compare a run against a stored baseline; exit 1 on a regression")
+    p = sub.add_parser("compare", help="compare a run against a stored baseline (exit 1 on a regression), or two "
+                                       "runs' records with --identical")
     p.add_argument("run")
-    p.add_argument("--baseline", required=True, help="baseline directory (e.g. baselines/smoke)")
+    p.add_argument("other", nargs="?", help="with --identical: the run directory to compare RUN's records with")
+    p.add_argument("--baseline", help="baseline directory (e.g. baselines/smoke)")
+    p.add_argument("--identical", action="store_true",
+                   help="exit 0 only if every trial in both runs has the same metrics (all but timings)")
     p.add_argument("--out", help="where to write compare.md / compare.csv (default: the run directory)")
 
     p = sub.add_parser("baseline", help="manage stored baselines")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from dqbench.compare.identical import identical_report
 from dqbench.compare.pairing import REGRESSIONS, UNKNOWN, Row, compare_snapshots
 from dqbench.compare.render import markdown, write
 from dqbench.compare.settings import load_settings
@@ -81,7 +82,16 @@ def _noise_warnings(rows: list[Row]) -> list[str]:
 
 
 def main_compare(args) -> int:
-    """``dqbench compare RUN --baseline DIR [--out DIR]``: print markdown, write compare.md/.csv; 1 on regression."""
+    """``dqbench compare RUN --baseline DIR [--out DIR]``: print markdown, write compare.md/.csv; 1 on regression.
+    ``dqbench compare RUN OTHER --identical``: whether both hold the same records (1 if any differ)."""
+    if args.identical:
+        if not args.other or args.baseline:
+            raise DQBenchError("--identical compares two run directories: dqbench compare RUN OTHER --identical")
+        lines, differ = identical_report(args.run, args.other)
+        print("\n".join(lines))
+        return 1 if differ else 0
+    if args.other or not args.baseline:
+        raise DQBenchError("give --baseline DIR (a regression report) or a second run directory and --identical")
     result = compare_run(args.run, args.baseline)
     print(result.text)
     path = write(result.rows, result.text, args.out or args.run)

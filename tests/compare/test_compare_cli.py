@@ -270,3 +270,21 @@ def test_compare_does_not_import_torch(runs, baseline):
             "assert 'torch' not in sys.modules, 'compare imported torch'; sys.exit(rc)")
     subprocess.run([sys.executable, "-c", code, str(run), str(bl)], check=True, cwd=REPO_ROOT,
                    capture_output=True)
+
+
+def test_identical_says_how_many_records_match_and_exits_1_on_a_difference(runs, capsys):
+    same = runs("a", accuracy_records())
+    timed = [{**r, "metrics": {**r["metrics"], "train_time_s": 9.0}} for r in accuracy_records()]
+    assert main(["compare", str(same), str(runs("b", timed)), "--identical"]) == 0
+    assert "identical (all metrics but timings): 15 of 15" in capsys.readouterr().out
+    moved = accuracy_records(shift={("qat", 4): 0.01})
+    assert main(["compare", str(same), str(runs("c", moved)), "--identical"]) == 1
+    out = capsys.readouterr().out
+    assert "identical (all metrics but timings): 10 of 15" in out and out.count("  differs: ") == 5
+
+
+@pytest.mark.parametrize("argv", [["--identical"], [], ["--baseline", "x", "--identical"]])
+def test_identical_needs_two_runs_and_baseline_needs_one(runs, capsys, argv):
+    run = runs("a", accuracy_records())
+    assert main(["compare", str(run), *argv]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
