@@ -154,3 +154,15 @@ def load_all() -> None:
         _loaded = True
     finally:
         _loading = False
+
+
+def option_checks(*checks: Callable[..., None]) -> Callable:
+    """Decorator of a registered factory (dataset, arch): as a suite loads, each of ``checks`` is called with the
+    entry's options it names (the factory's defaults filled in) and raises DQBenchError on a bad value, so the
+    suite is refused before its first trial without loading data or building a model."""
+
+    def attach(factory: Callable) -> Callable:
+        factory.suite_checks = checks
+        return factory
+
+    return attach

@@ -1,16 +1,20 @@
 """Suites: TOML files -> validated SuiteSpec -> TrialSpecs (matrix x seeds x folds - exclude) with stable ids.
 
-Everything (names, keys, types, bit widths) is checked before the first trial runs; errors are one line.
+Everything (names, keys, types, bit widths, option values, finite numbers, [[exclude]] names, seeds) is checked as
+the suite loads, so ``validate`` and ``run`` refuse it before the first trial; ``folds`` against a dataset's fold
+count needs the data, so ``run`` checks that (``check_folds``) before its first trial. Errors are one line.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
+import math
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from dqbench.errors import DQBenchError
 
@@ -34,6 +38,8 @@ COMPARE_DEFAULTS: dict[str, Any] = {"accuracy_tolerance": 0.01, "latency_toleran
 COMPARE_TYPES = {"accuracy_tolerance": float, "latency_tolerance": float, "alpha": float}
 FP32_BITS = 32
 QUICK_EPOCHS = 2
+MAX_SEED = 2**63 - 1  # torch's seeds are 64-bit
+EXCLUDE_KEYS = ("dataset", "arch", "method", "bits")
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,8 @@ def _settings(path: str, where: str, given: Any, defaults: dict, types: dict) ->
 
 
 def _check_bound(path: str, where: str, key: str, value: Any) -> None:
+    if key == "select" and value not in SELECT_CHOICES:
+        _fail(path, f"{where}.select must be one of {', '.join(SELECT_CHOICES)}, got {value!r}")
     if key not in LOWER_BOUNDS:
         return
     low, inclusive = LOWER_BOUNDS[key]
@@ -145,6 +153,31 @@ def _unknown_key(path: str, where: str, key: str, valid) -> None:
     _fail(path, f"unknown key '{key}' in {where}; {hint}valid: {', '.join(sorted(valid))}")
 
 
+def _check_options(path: str, section: str, label: str, factory: Callable, kwargs: dict) -> None:
+    """Run the factory's ``option_checks`` on an entry's options."""
+    params = inspect.signature(factory).parameters.values()
+    values = {p.name: p.default for p in params if p.default is not inspect.Parameter.empty} | kwargs
+    for check in getattr(factory, "suite_checks", ()):
+        wanted = inspect.signature(check).parameters
+        try:
+            check(**{k: v for k, v in values.items() if k in wanted})
+        except DQBenchError as exc:
+            _fail(path, f"[[{section}]] '{label}': {exc}")
+
+
+def _check_finite(path: str, value: Any, where: str = "") -> None:
+    """NaN and infinity (TOML has ``nan`` and ``inf``) are no setting's value: refuse them in any table."""
+    if isinstance(value, float) and not math.isfinite(value):
+        _fail(path, f"{where} = {value!r} is not a finite number; give a finite value")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_finite(path, item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            named = item.get("label", item.get("name")) if isinstance(item, dict) else None
+            _check_finite(path, item, f"{where}.{named}" if isinstance(named, str) else f"{where}[{i}]")
+
+
 def _entries(path: str, raw: dict, section: str, registry, reserved: tuple[str, ...]) -> tuple[Entry, ...]:
     items = raw.get(section)
     if not items:
@@ -158,6 +191,8 @@ def _entries(path: str, raw: dict, section: str, registry, reserved: tuple[str, 
         if not isinstance(item, dict) or "name" not in item:
             _fail(path, f"[[{section}]] entry {i + 1} needs a 'name'")
         name = item["name"]
+        if not isinstance(name, str):
+            _fail(path, f"[[{section}]] entry {i + 1}: 'name' must be a string, got {name!r}")
         if name not in registry:
             _fail(path, f"[[{section}]] entry {i + 1}: {registry.unknown_message(name)}")
         kwargs = {k: v for k, v in item.items() if k not in ENTRY_KEYS and k != "bits"}
@@ -170,8 +205,11 @@ def _entries(path: str, raw: dict, section: str, registry, reserved: tuple[str, 
             registry.check_kwargs(name, kwargs, reserved=reserved)
         except DQBenchError as exc:
             _fail(path, f"[[{section}]] '{name}': {exc}")
-        train = _settings(path, f"{section}.{name}.train", item.get("train"), {}, TRAIN_TYPES)
         label = item.get("label", name)
+        if not isinstance(label, str) or not label:
+            _fail(path, f"[[{section}]] '{name}': 'label' must be a non-empty string, got {label!r}")
+        _check_options(path, section, label, registry.get(name), kwargs)
+        train = _settings(path, f"{section}.{name}.train", item.get("train"), {}, TRAIN_TYPES)
         # methods: one entry per (label, bit width), so a method may take other settings at another bit width
         claims = {(label, b) for b in bits} if section == "methods" else {(label, None)}
         if claims & labels:
@@ -202,11 +240,48 @@ def _method_bits(path: str, name: str, bits: Any) -> tuple[int, ...]:
 
 
 def _seeds(path: str, seeds: Any, where: str) -> tuple[int, ...]:
+    """A non-empty list of distinct whole numbers from 0 to MAX_SEED, or a count (seeds 0..count-1)."""
     if isinstance(seeds, int) and not isinstance(seeds, bool) and seeds > 0:
         seeds = list(range(seeds))
     if not isinstance(seeds, list) or not seeds or not all(type(s) is int for s in seeds):
         _fail(path, f"{where} must be a non-empty list of integers (or a count)")
+    for s in seeds:
+        if not 0 <= s <= MAX_SEED:
+            _fail(path, f"{where}: seed {s} is out of range; seeds are whole numbers from 0 to 2**63 - 1")
+    if len(set(seeds)) < len(seeds):
+        _fail(path, f"{where} lists a seed twice ({seeds!r}); give each seed once")
     return tuple(seeds)
+
+
+def _suite_folds(path: str, folds: Any) -> Any:
+    """``"all"``, a count >= 1, or a non-empty list of distinct fold indices >= 0. Whether a dataset has those
+    folds is known once it is loaded: ``check_folds`` (run, not validate)."""
+    if folds == "all" or (type(folds) is int and folds >= 1):
+        return folds
+    if (isinstance(folds, list) and folds and all(type(f) is int and f >= 0 for f in folds)
+            and len(set(folds)) == len(folds)):
+        return folds
+    _fail(path, f"folds must be \"all\", a count, or a list of distinct fold indices from 0, got {folds!r}")
+
+
+def _check_exclude(path: str, exclude: Any, present: dict[str, list]) -> None:
+    """Each [[exclude]] rule names only datasets/archs/methods (labels) and bit widths the suite has."""
+    if not isinstance(exclude, list) or not all(isinstance(e, dict) for e in exclude):
+        _fail(path, "exclude must be an array of tables ([[exclude]])")
+    for i, rule in enumerate(exclude):
+        where = f"[[exclude]] entry {i + 1}"
+        if not rule:
+            _fail(path, f"{where} is empty, so it would exclude every trial; give some of: {', '.join(EXCLUDE_KEYS)}")
+        for key, value in rule.items():
+            if key not in EXCLUDE_KEYS:
+                _unknown_key(path, "[[exclude]]", key, EXCLUDE_KEYS)
+            values = value if isinstance(value, list) else [value]
+            if not values:
+                _fail(path, f"{where}: {key} = [] matches nothing; remove it or name some {key}")
+            for v in values:
+                if v not in present[key] or isinstance(v, bool):
+                    choices = ", ".join(str(c) for c in present[key])
+                    _fail(path, f"{where}: {key} {v!r} is not in the suite; choose from {choices}")
 
 
 def load_suite(path: str | Path) -> SuiteSpec:
@@ -230,17 +305,18 @@ def load_suite(path: str | Path) -> SuiteSpec:
     for key in raw:
         if key not in TOP_KEYS:
             _unknown_key(sp, "the suite", key, TOP_KEYS)
+    _check_finite(sp, raw)
+    name, description = raw.get("name", p.stem), raw.get("description", "")
+    if not isinstance(name, str) or not name.strip():
+        _fail(sp, f"name must be a non-empty string, got {name!r}")
+    if not isinstance(description, str):
+        _fail(sp, f"description must be a string, got {description!r}")
     kind = raw.get("kind", "accuracy")
     if kind not in ("accuracy", "latency"):
         _fail(sp, f"kind must be 'accuracy' or 'latency', got {kind!r}")
     seeds = _seeds(sp, raw.get("seeds", [0]), "seeds")
-    folds = raw.get("folds", "all")
-    if not (folds == "all" or (isinstance(folds, int) and folds >= 1)
-            or (isinstance(folds, list) and all(isinstance(f, int) and f >= 0 for f in folds))):
-        _fail(sp, "folds must be \"all\", a count, or a list of fold indices")
+    folds = _suite_folds(sp, raw.get("folds", "all"))
     train = _settings(sp, "train", raw.get("train"), TRAIN_DEFAULTS, TRAIN_TYPES)
-    if train["select"] not in SELECT_CHOICES:
-        _fail(sp, f"train.select must be one of {', '.join(SELECT_CHOICES)}, got {train['select']!r}")
     datasets = _entries(sp, raw, "datasets", DATASETS, reserved=("root", "seed"))
     archs = _entries(sp, raw, "archs", ARCHS, reserved=("in_channels", "out_channels", "task"))
     methods = _entries(sp, raw, "methods", METHODS, reserved=())
@@ -248,17 +324,16 @@ def load_suite(path: str | Path) -> SuiteSpec:
         for b in m.bits:
             _instantiate_method(sp, m, b)
     exclude = raw.get("exclude", [])
-    if not isinstance(exclude, list) or not all(isinstance(e, dict) for e in exclude):
-        _fail(sp, "exclude must be an array of tables ([[exclude]])")
-    for e in exclude:
-        for key in e:
-            if key not in ("dataset", "arch", "method", "bits"):
-                _unknown_key(sp, "[[exclude]]", key, ("dataset", "arch", "method", "bits"))
+    _check_exclude(sp, exclude, {
+        "dataset": [d.label for d in datasets], "arch": [a.label for a in archs],
+        "method": list(dict.fromkeys(m.label for m in methods)),
+        "bits": sorted({b for m in methods for b in m.bits}),
+    })
     latency = _settings(sp, "latency", raw.get("latency"), LATENCY_DEFAULTS, LATENCY_TYPES)
     _check_latency(sp, latency)
     compare = _settings(sp, "compare", raw.get("compare"), COMPARE_DEFAULTS, COMPARE_TYPES)
     return SuiteSpec(
-        name=raw.get("name", p.stem), path=sp, kind=kind, description=raw.get("description", ""),
+        name=name, path=sp, kind=kind, description=description,
         seeds=tuple(seeds), folds=folds, train=train, datasets=datasets, archs=archs, methods=methods,
         exclude=tuple(exclude), latency=latency, compare=compare,
     )
@@ -306,6 +381,8 @@ def expand(suite: SuiteSpec, num_folds: dict[str, int] | None = None, filters: d
     """
     trials = []
     filters = filters or {}
+    if num_folds is not None:
+        check_folds(suite, num_folds)
     for d in suite.datasets:
         folds = _folds(suite.folds, (num_folds or {}).get(d.label, 1)) if suite.kind == "accuracy" else [0]
         seeds = d.seeds or suite.seeds
@@ -328,6 +405,20 @@ def expand(suite: SuiteSpec, num_folds: dict[str, int] | None = None, filters: d
                                 spec = TrialSpec("", suite.kind, d, a, m, bits, seed, fold, train, threads)
                                 trials.append(replace(spec, trial_id=trial_id(spec.config())))
     return trials
+
+
+def check_folds(suite: SuiteSpec, num_folds: dict[str, int]) -> None:
+    """Refuse ``folds`` (indices, or a count) beyond what a cross-validated dataset has; a single split runs fold 0
+    whatever ``folds`` says. Fold counts are known once the datasets are loaded, so ``run`` (and ``run --plan``,
+    ``trace``) check this before the first trial, and ``validate`` (which loads no data) cannot."""
+    if suite.kind != "accuracy" or suite.folds == "all":
+        return
+    last = max(suite.folds) if isinstance(suite.folds, list) else suite.folds - 1
+    for d in suite.datasets:
+        available = num_folds.get(d.label, 1)
+        if available > 1 and last >= available:
+            raise DQBenchError(f"{suite.path}: folds = {suite.folds!r} goes beyond dataset '{d.label}', which has "
+                               f"{available} folds (0..{available - 1}); give folds it has, or \"all\"")
 
 
 def _folds(folds: Any, available: int) -> list[int]:

@@ -121,3 +121,57 @@ def test_validate_counts_per_dataset_seeds(capsys):
     assert main(["validate", "paper_graph"]) == 0
     line = capsys.readouterr().out.splitlines()[0]
     assert "1 seeds (ogbg-molhiv 10)" in line and "125 trials" in line
+
+
+SMALL = """
+name = "small"
+seeds = [0]
+[train]
+epochs = 1
+[[datasets]]
+name = "synthetic-graphs"
+num_graphs = 12
+[[archs]]
+name = "gcn"
+[[methods]]
+name = "fp32"
+"""
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ('name = "gcn"', 'name = "gcn"\nhidden = 0', "[[archs]] 'gcn': hidden must be a positive integer, got 0"),
+    ("num_graphs = 12", "num_graphs = 0", "dataset 'synthetic-graphs': num_graphs must be an integer >= 6"),
+    ('name = "gcn"', 'name = "gcn"\nconv_dropout = 1.0', "conv_dropout must be a number in [0, 1), got 1.0"),
+    ("epochs = 1", "epochs = 1\nlr = nan", "train.lr = nan is not a finite number"),
+    ("", '[[exclude]]\nmethod = "qat"', "[[exclude]] entry 1: method 'qat' is not in the suite; choose from fp32"),
+    ('name = "small"', "name = 5", "name must be a non-empty string, got 5"),
+    ("seeds = [0]", "seeds = [-1]", "seeds: seed -1 is out of range"),
+])
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_bad_suite_values_exit_2_before_any_trial(tmp_path, capsys, command, old, new, message):
+    suite = tmp_path / "bad.toml"
+    suite.write_text(SMALL.replace(old, new, 1) if old else SMALL + new + "\n")
+    out = tmp_path / "run"
+    argv = [command, str(suite)] + (["--out", str(out), "--no-progress", "--cache", str(tmp_path / "c")]
+                                    if command == "run" else [])
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("dqbench: error: ") and message in err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists()  # refused while loading: no run directory, no trial
+
+
+def test_folds_beyond_a_dataset_are_refused_by_run_before_any_trial(tmp_path, capsys):
+    """validate loads no data, so it cannot count folds; run counts them and refuses before the first trial."""
+    suite = tmp_path / "folds.toml"
+    suite.write_text("folds = [5]\n" + SMALL)
+    assert main(["validate", str(suite)]) == 0
+    capsys.readouterr()
+    out = tmp_path / "run"
+    assert main(["run", str(suite), "--out", str(out), "--no-progress", "--cache", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "folds = [5] goes beyond dataset 'synthetic-graphs', which has 3 folds (0..2)" in err
+    assert err.startswith("dqbench: error: ") and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not (out / "trials.jsonl").exists()
+    assert main(["run", str(suite), "--plan", "--out", str(out), "--cache", str(tmp_path / "c")]) == 2
+    assert "goes beyond dataset 'synthetic-graphs'" in capsys.readouterr().err

@@ -13,6 +13,7 @@ from dqbench.errors import DQBenchError
 
 ROLES = ("input", "weight", "linear", "message", "aggregate", "update", "attention")
 KINDS = ("node", "edge", "param", "graph")
+POOLS = ("sum", "mean")
 
 
 def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
@@ -136,8 +137,7 @@ class Readout(Quantized):
 
     def __init__(self, hidden: int, out_channels: int, pool: str, dropout: float):
         super().__init__({"input": "graph"})
-        if pool not in ("sum", "mean"):
-            raise DQBenchError(f"pool must be 'sum' or 'mean', got {pool!r}")
+        check_pool(pool)
         self.pool = pool
         self.dropout = dropout
         self.lin1 = QLinear(hidden, hidden, kind="graph")
@@ -161,6 +161,11 @@ def named(model: QuantGNN, name: str, kwargs: dict) -> QuantGNN:
 def check_task(task: str) -> None:
     if task not in ("node", "graph"):
         raise DQBenchError(f"task must be 'node' or 'graph', got {task!r}")
+
+
+def check_pool(pool: str) -> None:
+    if pool not in POOLS:
+        raise DQBenchError(f"pool must be 'sum' or 'mean', got {pool!r}")
 
 
 def check_sizes(**sizes: int) -> None:

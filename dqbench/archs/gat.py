@@ -10,9 +10,9 @@ from torch import nn
 from dqbench.archs.base import QLinear, Quantized, check_dropout, check_sizes, named, with_one_self_loop
 from dqbench.archs.base import dropout as apply_dropout
 from dqbench.archs.rows import gather_rows, scatter_rows, softmax
-from dqbench.archs.stack import StackedGNN
+from dqbench.archs.stack import StackedGNN, check_stack_options
 from dqbench.errors import DQBenchError
-from dqbench.registry import ARCHS
+from dqbench.registry import ARCHS, option_checks
 
 LEAKY_SLOPE = 0.2  # the attention logits' leaky ReLU
 
@@ -52,16 +52,22 @@ class GATLayer(Quantized):
         return self.q("update", out, mask)
 
 
+def check_gat_options(hidden: int, heads: int, attn_dropout: float) -> None:
+    """GAT's own options, checked when it is built and as a suite loads."""
+    check_sizes(hidden=hidden, heads=heads)
+    check_dropout(attn_dropout=attn_dropout)
+    if hidden % heads:
+        raise DQBenchError(f"gat: hidden ({hidden}) must be a multiple of heads ({heads})")
+
+
 @ARCHS.register("gat")
+@option_checks(check_stack_options, check_gat_options)
 def gat(*, in_channels: int, out_channels: int, task: str, hidden: int = 64, layers: int = 2,
         dropout: float = 0.6, heads: int = 8, attn_dropout: float = 0.6, pool: str = "sum",
         conv_dropout: float | None = None) -> StackedGNN:
     """Graph Attention Network (multi-head, concatenated on hidden layers, one head on the last node-task layer)."""
     kwargs = dict(locals())
-    check_sizes(hidden=hidden, heads=heads)
-    check_dropout(attn_dropout=attn_dropout)
-    if hidden % heads:
-        raise DQBenchError(f"gat: hidden ({hidden}) must be a multiple of heads ({heads})")
+    check_gat_options(hidden, heads, attn_dropout)
 
     def make_layer(i, o, last):
         return GATLayer(i, o, last=last, heads=heads, attn_dropout=attn_dropout)

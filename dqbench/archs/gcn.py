@@ -8,8 +8,8 @@ from torch import nn
 
 from dqbench.archs.base import QLinear, Quantized, named, with_one_self_loop
 from dqbench.archs.rows import gather_rows, scatter_rows
-from dqbench.archs.stack import StackedGNN
-from dqbench.registry import ARCHS
+from dqbench.archs.stack import StackedGNN, check_stack_options
+from dqbench.registry import ARCHS, option_checks
 
 
 def gcn_norm_weights(edge_index: torch.Tensor, num_nodes: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -46,6 +46,7 @@ class GCNLayer(Quantized):
 
 
 @ARCHS.register("gcn")
+@option_checks(check_stack_options)
 def gcn(*, in_channels: int, out_channels: int, task: str, hidden: int = 64, layers: int = 2,
         dropout: float = 0.5, pool: str = "sum", conv_dropout: float | None = None) -> StackedGNN:
     """Graph Convolutional Network; symmetric normalisation with self loops; sum/mean readout for graph tasks."""

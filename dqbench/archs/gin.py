@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
+
 import torch.nn.functional as F
 
 from dqbench.archs.base import QLinear, Quantized, named
 from dqbench.archs.batch_norm import BatchNorm1d
 from dqbench.archs.rows import gather_rows, scatter_rows
-from dqbench.archs.stack import StackedGNN
-from dqbench.registry import ARCHS
+from dqbench.archs.stack import StackedGNN, check_stack_options
+from dqbench.errors import DQBenchError
+from dqbench.registry import ARCHS, option_checks
 
 
 class GINLayer(Quantized):
@@ -37,11 +40,19 @@ class GINLayer(Quantized):
         return self.q("update", h, mask)
 
 
+def check_gin_options(eps: float) -> None:
+    """GIN's own option (the stack's are checked by the stack), checked when built and as a suite loads."""
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not math.isfinite(eps):
+        raise DQBenchError(f"gin: eps must be a finite number, got {eps!r}")
+
+
 @ARCHS.register("gin")
+@option_checks(check_stack_options, check_gin_options)
 def gin(*, in_channels: int, out_channels: int, task: str, hidden: int = 64, layers: int | None = None,
         dropout: float = 0.5, pool: str = "sum", eps: float = 0.0, conv_dropout: float | None = None) -> StackedGNN:
     """Graph Isomorphism Network (fixed eps), two-layer MLP with BatchNorm per layer; sum readout for graph tasks.
     ``layers`` defaults to 5 on graph tasks (as in the GIN and Degree-Quant papers) and 2 on node tasks."""
+    check_gin_options(eps)
     if layers is None:
         layers = 5 if task == "graph" else 2
     kwargs = dict(locals())

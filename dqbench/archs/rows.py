@@ -10,6 +10,7 @@ counting sort, each output row summed by one thread in ascending edge order: bit
 
 from __future__ import annotations
 
+import math
 from contextlib import contextmanager
 
 import torch
@@ -54,7 +55,7 @@ def scatter_sum(values: torch.Tensor, index: torch.Tensor, num_rows: int,
     index = index.to(torch.int64).contiguous()
     init = None if init is None else init.contiguous()
     out = torch.empty(shape, dtype=torch.float32)
-    width = values[0].numel() if values.dim() > 1 else 1
+    width = math.prod(values.shape[1:])
     kernel(ptr(values), ptr(index), index.numel(), width, ptr(init), num_rows, ptr(out), torch.get_num_threads())
     return out
 

@@ -6,8 +6,17 @@ from typing import Callable
 
 from torch import nn
 
-from dqbench.archs.base import QuantGNN, Readout, check_dropout, check_sizes, check_task, graph_index
+from dqbench.archs.base import QuantGNN, Readout, check_dropout, check_pool, check_sizes, check_task, graph_index
 from dqbench.archs.base import dropout as apply_dropout
+
+
+def check_stack_options(hidden: int, layers: int | None, dropout: float, conv_dropout: float | None,
+                        pool: str) -> None:
+    """A stack's own options, checked when it is built and as a suite loads (``layers`` None: the arch picks it by
+    task; ``conv_dropout`` None: ``dropout``)."""
+    check_sizes(hidden=hidden, **({} if layers is None else {"layers": layers}))
+    check_dropout(dropout=dropout, **({} if conv_dropout is None else {"conv_dropout": conv_dropout}))
+    check_pool(pool)
 
 
 class StackedGNN(QuantGNN):
@@ -20,9 +29,9 @@ class StackedGNN(QuantGNN):
                  make_layer: Callable, pool: str = "sum", conv_dropout: float | None = None):
         super().__init__()
         check_task(task)
-        check_sizes(in_channels=in_channels, out_channels=out_channels, hidden=hidden, layers=layers)
+        check_sizes(in_channels=in_channels, out_channels=out_channels)
+        check_stack_options(hidden, layers, dropout, conv_dropout, pool)
         conv_dropout = dropout if conv_dropout is None else conv_dropout
-        check_dropout(dropout=dropout, conv_dropout=conv_dropout)
         self.task = task
         self.dropout = conv_dropout
         dims = [in_channels] + [hidden] * layers

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from dqbench.datasets.base import LoadedDataset, Split
 from dqbench.datasets.paths import DataRoot, load
 from dqbench.errors import DQBenchError
-from dqbench.registry import DATASETS
+from dqbench.registry import DATASETS, option_checks
 
 NAME, RELPATH, RELEASE = "ogbg-molhiv", "ogb/ogbg_molhiv", "RELEASE_v1.txt"
 
@@ -48,6 +48,9 @@ class FloatAtoms:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return x.float()
+
+
+ATOM_FEATURES = {"onehot": OneHotAtoms, "raw": FloatAtoms}
 
 
 def allow_pyg_pickles() -> None:
@@ -93,18 +96,22 @@ def _open(folder):
     return PygGraphPropPredDataset(name=NAME, root=str(folder.parent))
 
 
+def check_atom_features(atom_features: str) -> None:
+    if not isinstance(atom_features, str) or atom_features not in ATOM_FEATURES:
+        raise DQBenchError(f"dataset '{NAME}': atom_features must be one of {', '.join(ATOM_FEATURES)}, "
+                           f"not {atom_features!r}")
+
+
 @DATASETS.register("ogbg-molhiv")
+@option_checks(check_atom_features)
 def ogbg_molhiv(*, root: DataRoot, seed: int = 0, atom_features: str = "onehot") -> LoadedDataset:
     """ogbg-molhiv: 41,127 molecules, official scaffold split, ROC-AUC (ogb Evaluator), one-hot atom features.
 
     ``atom_features``: "onehot" (174 columns, default) or "raw" (9 float codes); loss is BCE-with-logits.
     """
-    encoders = {"onehot": OneHotAtoms, "raw": FloatAtoms}
-    if atom_features not in encoders:
-        raise DQBenchError(f"dataset '{NAME}': atom_features must be one of {', '.join(encoders)}, "
-                           f"not {atom_features!r}")
+    check_atom_features(atom_features)
     ds = load(NAME, RELPATH, root, _open)
-    encode = encoders[atom_features]()
+    encode = ATOM_FEATURES[atom_features]()
     # Encode once for the whole collated dataset: every graph (and every ds[idx] subset) slices these rows.
     ds._data.x = encode(ds._data.x)
     ds._data.y = ds._data.y.float()

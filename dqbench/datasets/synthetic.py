@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from dqbench.datasets.base import LoadedDataset, Split
 from dqbench.errors import DQBenchError
-from dqbench.registry import DATASETS
+from dqbench.registry import DATASETS, option_checks
 
 
 def check_sizes(name: str, **values: tuple) -> None:
@@ -14,6 +16,24 @@ def check_sizes(name: str, **values: tuple) -> None:
     for key, (value, low) in values.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise DQBenchError(f"dataset '{name}': {key} must be an integer >= {low}, not {value!r}")
+
+
+def check_above(name: str, **values: tuple) -> None:
+    """Raise DQBenchError unless each ``key=(value, bound)`` is a finite number > bound."""
+    for key, (value, low) in values.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= low:
+            raise DQBenchError(f"dataset '{name}': {key} must be a finite number > {low}, not {value!r}")
+
+
+def check_synthetic(num_nodes: int, avg_degree: float, exponent: float, num_features: int, num_classes: int,
+                    graph_seed: int) -> None:
+    """The options of ``synthetic``, checked before anything is generated and as a suite loads."""
+    check_sizes("synthetic", num_nodes=(num_nodes, 2), num_features=(num_features, 1), num_classes=(num_classes, 2),
+                graph_seed=(graph_seed, 0))
+    check_above("synthetic", avg_degree=(avg_degree, 0), exponent=(exponent, 1))
+    if num_nodes * avg_degree < 2:
+        raise DQBenchError(f"dataset 'synthetic': num_nodes * avg_degree must be at least 2 (one edge), not "
+                           f"{num_nodes} * {avg_degree}")
 
 
 def power_law_edges(num_nodes: int, avg_degree: float, exponent: float, gen: torch.Generator) -> torch.Tensor:
@@ -60,6 +80,7 @@ def random_masks(n: int, gen: torch.Generator, fractions=(0.6, 0.2)) -> tuple[to
 
 
 @DATASETS.register("synthetic")
+@option_checks(check_synthetic)
 def synthetic(*, root=None, seed: int = 0, num_nodes: int = 1000, avg_degree: float = 10.0, exponent: float = 2.5,
               num_features: int = 32, num_classes: int = 4, graph_seed: int = 0) -> LoadedDataset:
     """Seeded power-law (Chung-Lu) node-classification graph of any size, random 60/20/20 split.
@@ -70,9 +91,7 @@ def synthetic(*, root=None, seed: int = 0, num_nodes: int = 1000, avg_degree: fl
     """
     from torch_geometric.data import Data
 
-    check_sizes("synthetic", num_nodes=(num_nodes, 2), num_features=(num_features, 1), num_classes=(num_classes, 2))
-    if not avg_degree > 0 or not exponent > 1:
-        raise DQBenchError("dataset 'synthetic': avg_degree must be > 0 and exponent > 1")
+    check_synthetic(num_nodes, avg_degree, exponent, num_features, num_classes, graph_seed)
     gen = torch.Generator().manual_seed(graph_seed)
     edge_index = power_law_edges(num_nodes, avg_degree, exponent, gen)
     x = torch.randn(num_nodes, num_features, generator=gen)

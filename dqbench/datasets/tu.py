@@ -17,7 +17,7 @@ from dqbench.datasets.base import LoadedDataset, Split
 from dqbench.datasets.cv import stratified_folds
 from dqbench.datasets.paths import DataRoot, load
 from dqbench.errors import DQBenchError
-from dqbench.registry import DATASETS
+from dqbench.registry import DATASETS, option_checks
 
 NUM_FOLDS = 10
 
@@ -66,6 +66,16 @@ def check_cap(name: str, cap) -> int:
     if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
         raise DQBenchError(f"dataset '{name}': degree_cap must be a positive integer, not {cap!r}")
     return cap
+
+
+def degree_options(name: str):
+    """The check of a degree-featured dataset's options, run as a suite loads (the factory checks them too)."""
+
+    def check(degree_cap: int, degree_features: str) -> None:
+        check_cap(name, degree_cap)
+        check_degree_features(name, degree_features)
+
+    return check
 
 
 def load_tu(name: str, root: DataRoot, seed: int, degree_cap: int | None = None,
@@ -117,6 +127,7 @@ def enzymes(*, root: DataRoot, seed: int = 0) -> LoadedDataset:
 
 
 @DATASETS.register("imdb-binary")
+@option_checks(degree_options("imdb-binary"))
 def imdb_binary(*, root: DataRoot, seed: int = 0, degree_cap: int = 135,
                 degree_features: str = "one_hot") -> LoadedDataset:
     """IMDB-BINARY: 1000 graphs, 2 classes; one-hot degree features (cap 135 = max degree) or the standardized
@@ -126,6 +137,7 @@ def imdb_binary(*, root: DataRoot, seed: int = 0, degree_cap: int = 135,
 
 
 @DATASETS.register("reddit-binary")
+@option_checks(degree_options("reddit-binary"))
 def reddit_binary(*, root: DataRoot, seed: int = 0, degree_cap: int = 64,
                   degree_features: str = "one_hot") -> LoadedDataset:
     """REDDIT-BINARY: 2000 graphs, 2 classes; one-hot degree features capped at 64, or the standardized degree

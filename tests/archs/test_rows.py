@@ -72,6 +72,7 @@ def test_scatter_sum_checks_indices_and_keeps_shape():
     assert out.shape == (3, 2, 3) and out[1].abs().sum() == 0 and torch.equal(out[0], torch.full((2, 3), 2.0))
     with pytest.raises((IndexError, RuntimeError)):
         scatter_sum(values, torch.tensor([0, 3, 1, 0]), 3)
+    assert torch.equal(scatter_sum(values[:0], torch.tensor([], dtype=torch.long), 2), torch.zeros(2, 2, 3))
 
 
 def test_softmax_equals_pyg(graph):
