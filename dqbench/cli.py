@@ -60,9 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-report", action="store_true", help="do not write the report at the end")
     p.add_argument("--threads", type=_at_least_one,
                    help="torch intra-op threads for accuracy trials (per worker with --jobs)")
-    p.add_argument("--jobs", type=int, default=1,
-                   help="run accuracy trials in this many worker processes (default 1; threads per worker default "
-                        "to the CPUs shared out); the records are the same as with one")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="run accuracy trials in this many worker processes (default: one per CPU, at most 8, each "
+                        "with --threads threads, default 1; latency suites: 1); the records are the same as with one")
     p.add_argument("--quick", action="store_true",
                    help="first seed and fold only, at most 2 epochs: proves a suite runs (CI), not a result")
     p.add_argument("--plan", action="store_true",
@@ -147,7 +147,7 @@ def cmd_run(args) -> int:
     import signal
 
     from dqbench.report import write_report
-    from dqbench.runner import run_suite
+    from dqbench.runner import default_jobs, run_suite
     from dqbench.suite import load_suite
 
     _set_threads(args)
@@ -160,7 +160,8 @@ def cmd_run(args) -> int:
     command = args.invocation
     summary = run_suite(suite, out, _root(args), filters=args.filters, retry_failed=args.retry_failed,
                         progress=not args.no_progress, quick=args.quick, command=command,
-                        reuse=args.reuse, jobs=args.jobs, threads=args.threads)
+                        reuse=args.reuse, jobs=default_jobs(suite, args.threads) if args.jobs is None else args.jobs,
+                        threads=args.threads)
     if not args.no_report and (summary.ran or summary.skipped or summary.reused):
         path = write_report(out, command=command)
         print(f"report: {path}")

@@ -117,7 +117,7 @@ def test_ctrl_c_after_reuse_counts_the_copies_as_saved(tmp_path, data_root, monk
     monkeypatch.setattr(dqbench.runner, "_run_trial", interrupted)
     out = tmp_path / "second"
     args = ["run", "smoke", "--out", str(out), "--no-progress", "--cache", str(data_root.cache), "--method", "fp32",
-            "--method", "ptq", "--arch", "gcn", "--seed", "0", "--reuse", str(first)]
+            "--method", "ptq", "--arch", "gcn", "--seed", "0", "--reuse", str(first), "--jobs", "1"]
     assert main(args) == 2
     err = capsys.readouterr().err
     copied = len(_records(out))
