@@ -1,4 +1,4 @@
-"""Build definition of the compiled integer-kernel core ``dqbench.engine._kernels`` (imported by setup.py).
+"""Build definition of the compiled integer-kernel core ``dqbench.kernels._core`` (imported by setup.py).
 
 One pybind11 extension, no libtorch: kernels take raw pointers. Compiled for baseline x86-64 (or the host
 architecture elsewhere); AVX2 / AVX-512 VNNI code is selected at run time, so the wheel runs on any CPU.
@@ -15,7 +15,7 @@ from setuptools import Extension
 from setuptools.command.build_ext import build_ext as _build_ext
 
 HERE = Path(__file__).resolve().parent
-CSRC = Path("dqbench") / "engine" / "csrc"
+CSRC = Path("dqbench") / "kernels" / "csrc"
 SOURCES = [str(CSRC / "kernels.cpp")]
 HEADERS = sorted(str(p.relative_to(HERE)) for p in (HERE / CSRC).glob("*.h"))  # rebuild when one changes
 CXX_FLAGS = ["-O3", "-g0", "-std=c++17", "-fopenmp", "-ffp-contract=off", "-fno-fast-math", "-fvisibility=hidden"]
@@ -31,8 +31,8 @@ def _pybind11_include() -> str:
 
 
 def _source_hash() -> str:
-    """dqbench.engine.build.source_hash, loaded by path (importing the package would import torch)."""
-    spec = importlib.util.spec_from_file_location("_dqbench_engine_build", HERE / "dqbench" / "engine" / "build.py")
+    """dqbench.kernels.build.source_hash, loaded by path (importing the package would import torch)."""
+    spec = importlib.util.spec_from_file_location("_dqbench_engine_build", HERE / "dqbench" / "kernels" / "build.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.source_hash(HERE / CSRC)
@@ -40,7 +40,7 @@ def _source_hash() -> str:
 
 def make_extension() -> Extension:
     return Extension(
-        "dqbench.engine._kernels",
+        "dqbench.kernels._core",
         sources=SOURCES,
         depends=HEADERS,
         include_dirs=[inc for inc in (_pybind11_include(), str(CSRC)) if inc],

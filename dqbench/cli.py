@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from dqbench.errors import DQBenchError
-from dqbench.labels import MAX_REPLICATES
+from dqbench.report.labels import MAX_REPLICATES
 
 EXIT_BAD_INPUT = 2
 
@@ -38,7 +38,7 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_filters(p: argparse.ArgumentParser) -> None:
-    from dqbench.suite import FILTER_KEYS
+    from dqbench.run.suite import FILTER_KEYS
 
     for key, kind in FILTER_KEYS.items():
         p.add_argument(f"--{key}", action="append", type=kind, metavar=key.upper(),
@@ -105,14 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--every", type=int, default=1, help="record the quantizers every N steps and at the last")
     p.add_argument("--threads", type=_at_least_one, help="torch intra-op threads (as `dqbench run --threads`: the same "
                                                "steps as the trial need the same thread count)")
-    p.add_argument("--out", default="reports/trace", help="where to write the CSVs (default reports/trace)")
+    p.add_argument("--out", default="reports/runs/trace", help="where to write the CSVs (default reports/runs/trace)")
     _add_data_options(p)
     _add_filters(p)
 
     p = sub.add_parser("analyze", help="aggregation-output range against in-degree (the paper's motivation)")
     p.add_argument("--dataset", default="cora")
     p.add_argument("--arch", action="append", help="architectures (default gcn, gin, gat)")
-    p.add_argument("--out", default="reports/analysis", help="output directory")
+    p.add_argument("--out", default="reports/runs/analysis", help="output directory (default reports/runs/analysis)")
     p.add_argument("--epochs", type=_at_least_one, default=100, help="FP32 training epochs before measuring")
     p.add_argument("--seed", type=int, default=0)
     _add_data_options(p)
@@ -127,7 +127,7 @@ def _root(args):
 
 def _filters(args) -> dict:
     """The trial filters given (``--dataset/--arch/...``), for the commands that take them."""
-    from dqbench.suite import FILTER_KEYS
+    from dqbench.run.suite import FILTER_KEYS
 
     return {k: getattr(args, k) for k in FILTER_KEYS if getattr(args, k, None)}
 
@@ -146,9 +146,9 @@ def _interrupt(signum, frame):
 def cmd_run(args) -> int:
     import signal
 
-    from dqbench.report import write_report
-    from dqbench.runner import default_jobs, run_suite
-    from dqbench.suite import load_suite
+    from dqbench.report.document import write_report
+    from dqbench.run.runner import default_jobs, run_suite
+    from dqbench.run.suite import load_suite
 
     _set_threads(args)
     signal.signal(signal.SIGTERM, _interrupt)  # a preempted job stops like Ctrl-C: finished trials are kept
@@ -179,8 +179,8 @@ def _print_plan(suite, out: Path, args) -> int:
 
     from tabulate import tabulate
 
-    from dqbench.progress import HEADERS, cell_key, duration, progress_rows
-    from dqbench.runner import check_reuse, reusable, suite_progress
+    from dqbench.run.plan import HEADERS, cell_key, duration, progress_rows
+    from dqbench.run.runner import check_reuse, reusable, suite_progress
 
     check_reuse(args.reuse)
     trials, done, folded = suite_progress(suite, out, _root(args), filters=args.filters, quick=args.quick)
@@ -208,7 +208,7 @@ def _print_plan(suite, out: Path, args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from dqbench.suite import expand, load_suite
+    from dqbench.run.suite import expand, load_suite
 
     suite = load_suite(args.suite)
     trials = expand(suite)
@@ -241,7 +241,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from dqbench.report import write_report
+    from dqbench.report.document import write_report
 
     if args.replicates < 0:
         raise DQBenchError(f"--replicates {args.replicates}: give a count of seeds/folds, 0 or more")
@@ -262,13 +262,13 @@ def cmd_baseline(args) -> int:
 
 
 def cmd_analyze(args) -> int:
-    from dqbench.analysis import main_analyze
+    from dqbench.diagnostics.analyze import main_analyze
 
     return main_analyze(args, _root(args))
 
 
 def cmd_trace(args) -> int:
-    from dqbench.trace import main_trace
+    from dqbench.diagnostics.trace import main_trace
 
     _set_threads(args)
     return main_trace(args, _root(args))

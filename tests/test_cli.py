@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from dqbench.cli import main
-from dqbench.store import RunStore
+from dqbench.run.store import RunStore
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dqbench import suite
+from dqbench.run import suite
 
 REPO = Path(__file__).resolve().parent.parent
 SUITES_MD = REPO / "docs" / "suites.md"
@@ -84,7 +84,7 @@ def test_select_choices_and_filters_are_documented():
 
 
 def test_latency_controls_are_documented():
-    from dqbench.engine.latency import ALL_CONTROLS
+    from dqbench.latency.harness import ALL_CONTROLS
 
     row = " ".join(table_row(section(suites_doc(), "`[latency]`"), "controls"))
     for control in ALL_CONTROLS:

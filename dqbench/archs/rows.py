@@ -15,6 +15,8 @@ from contextlib import contextmanager
 
 import torch
 
+from dqbench.kernels import core, engine_env, ptr
+
 
 @contextmanager
 def one_thread():
@@ -31,11 +33,9 @@ def one_thread():
 
 
 def _compiled():
-    from dqbench.engine.kernels import engine_env, kernels  # the compiled core (no torch at its import)
-
     if engine_env() == "torch":
         return None
-    k = kernels()
+    k = core()
     return getattr(k, "scatter_rows_f32", None) if k is not None else None
 
 
@@ -49,8 +49,6 @@ def scatter_sum(values: torch.Tensor, index: torch.Tensor, num_rows: int,
         out = torch.zeros(shape, dtype=values.dtype) if init is None else init.clone()
         with one_thread():
             return out.index_add_(0, index, values)
-    from dqbench.engine.kernels import ptr
-
     values = values.contiguous()
     index = index.to(torch.int64).contiguous()
     init = None if init is None else init.contiguous()

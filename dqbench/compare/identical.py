@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from dqbench.errors import DQBenchError
-from dqbench.records import read_records
-from dqbench.store import RECORDS
+from dqbench.run.records import read_records
+from dqbench.run.store import RECORDS
 
 
 def untimed_metrics(run: str | Path) -> dict[str, dict]:

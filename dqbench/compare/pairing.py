@@ -6,13 +6,13 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
+from dqbench.bits import FP32_BITS
 from dqbench.compare.snapshot import Snapshot
 from dqbench.compare.stats import Verdict, judge_accuracy, judge_latency
 
 MARKS = ("newly failing", "worse", "missing", "better", "fixed", "new", "not comparable", "same")
 REGRESSIONS = ("newly failing", "worse", "missing")
 UNIT_KEYS = ("seed", "fold")
-FP32_BITS = 32
 UNKNOWN = {None, "not installed"}
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from dqbench.compare.snapshot import Snapshot
 from dqbench.errors import DQBenchError
-from dqbench.suite import COMPARE_DEFAULTS, COMPARE_TYPES, _settings
+from dqbench.run.suite import COMPARE_DEFAULTS, COMPARE_TYPES, _settings
 
 REPO_SUITES = Path(__file__).resolve().parent.parent.parent / "suites"
 

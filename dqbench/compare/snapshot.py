@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dqbench.errors import DQBenchError
-from dqbench.records import read_records
-from dqbench.store import RECORDS, RUN_INFO
+from dqbench.run.records import read_records
+from dqbench.run.store import RECORDS, RUN_INFO
 
 
 @dataclass

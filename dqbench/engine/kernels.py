@@ -8,14 +8,13 @@ of exact requantization steps (dequantize, bias, ReLU, quantize) -> optional per
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import torch
 
 from dqbench.errors import DQBenchError
+from dqbench.kernels import core, engine_env, ptr
 from dqbench.quant.qparams import QParams
 
 COMPILED_PATHS = ("vnni", "avx2", "scalar")
@@ -31,17 +30,9 @@ def fresh(shape: tuple, dtype: torch.dtype) -> torch.Tensor:
     return torch.empty(shape, dtype=dtype)
 
 
-@lru_cache(maxsize=1)
 def kernels():
     """The compiled core module, or None (then only the "torch" backend exists)."""
-    from dqbench.engine.build import load_kernels
-
-    return load_kernels()
-
-
-def engine_env() -> str:
-    """The ``DQBENCH_ENGINE`` setting, normalised ("" when unset); "torch" forces every PyTorch path."""
-    return os.environ.get("DQBENCH_ENGINE", "").strip().lower()
+    return core()
 
 
 def resolve_backend(requested: str = "auto") -> str:
@@ -83,9 +74,6 @@ def runnable_backends() -> list[str]:
 def default_threads(threads: int | None) -> int:
     return int(threads) if threads else torch.get_num_threads()
 
-
-def ptr(t: torch.Tensor | None) -> int:
-    return 0 if t is None else t.data_ptr()
 
 
 # ------------------------------------------------------------------------------------------------------------

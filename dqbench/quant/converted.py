@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 
 import torch
 
+from dqbench.bits import FP32_BITS
 from dqbench.quant.fake_quant import quantize
 from dqbench.quant.qparams import QParams
 
-FP32_BITS = 32
 WEIGHT_SUFFIX = ".lin.weight"  # a QLinear at "<path>" keeps its weight at "<path>.lin.weight"
 
 

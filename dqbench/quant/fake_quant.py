@@ -10,6 +10,8 @@ from functools import lru_cache, partial
 
 import torch
 
+from dqbench.kernels import core, engine_env, ptr
+
 BACKWARDS = ("ste", "clip")
 
 
@@ -27,8 +29,6 @@ def fused_path() -> str | None:
     """The compiled one-pass kernels' path ("vnni": AVX-512) when this CPU and build have them, else None: then
     fake quantization runs as PyTorch ops. Both give bit-identical values, masks and gradients.
     ``DQBENCH_ENGINE=torch`` forces the PyTorch ops (as it does for the integer engine)."""
-    from dqbench.engine.kernels import engine_env  # not at import time: the engine imports dqbench.quant
-
     if engine_env() == "torch":
         return None
     return _compiled_avx512()
@@ -36,9 +36,7 @@ def fused_path() -> str | None:
 
 @lru_cache(maxsize=1)
 def _compiled_avx512() -> str | None:
-    from dqbench.engine.kernels import kernels
-
-    k = kernels()
+    k = core()
     return "vnni" if k is not None and hasattr(k, "fake_quant_train") and k.cpu_has("vnni") else None
 
 
@@ -92,8 +90,6 @@ def fake_quant_fused(path, x, scale, zero_point, qmin, qmax, want_mask, protect,
     batches of 128 graphs: 97 MB of masks a step, paged in afresh each step, where at most 0.23% (INT8) or 1.05%
     (INT4) of a call's elements saturate: reports/training_cost/saturation.txt). When more than 1/16 of the
     elements saturate, a second pass writes the byte mask instead."""
-    from dqbench.engine.kernels import kernels, ptr
-
     x = x.contiguous()
     out = torch.empty_like(x)
     rows = x.size(0) if x.dim() else 1
@@ -101,7 +97,7 @@ def fake_quant_fused(path, x, scale, zero_point, qmin, qmax, want_mask, protect,
     lo, hi = range_ends(scale, zero_point, qmin, qmax)
 
     def run(mask=None, idx=None, room=0):
-        return kernels().fake_quant_train(ptr(x), rows, x.numel() // max(rows, 1), scale, zero_point, qmin, qmax,
+        return core().fake_quant_train(ptr(x), rows, x.numel() // max(rows, 1), scale, zero_point, qmin, qmax,
                                           ptr(protect), bool(clamp_protected), lo, hi, ptr(out), ptr(mask), ptr(idx),
                                           room, path, torch.get_num_threads())
 
@@ -138,11 +134,9 @@ def zero_where(saturated: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
     path = fused_path()
     if path is None or grad.dtype != torch.float32 or not grad.is_cpu:
         return torch.where(saturated, grad.new_zeros(()), grad)  # a 0-dim tensor: 2x faster than 0.0
-    from dqbench.engine.kernels import kernels, ptr
-
     grad = grad.contiguous()
     out = torch.empty_like(grad)
-    kernels().zero_where(ptr(grad), ptr(saturated), grad.numel(), ptr(out), path, torch.get_num_threads())
+    core().zero_where(ptr(grad), ptr(saturated), grad.numel(), ptr(out), path, torch.get_num_threads())
     return out
 
 

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from dqbench.errors import DQBenchError
+from dqbench.kernels import core, engine_env, ptr
 from dqbench.quant.fake_quant import checked_row_mask
 
 
@@ -26,11 +27,9 @@ def compiled_percentile(x: torch.Tensor):
     not switched off with ``DQBENCH_ENGINE=torch``), else None: then the PyTorch ops run. Both give the same values."""
     if x.dtype != torch.float32 or not x.is_cpu or not x.is_contiguous():
         return None
-    from dqbench.engine.kernels import engine_env, kernels  # not at import time: the engine imports dqbench.quant
-
     if engine_env() == "torch":
         return None
-    k = kernels()
+    k = core()
     return getattr(k, "percentile_range", None) if k is not None else None
 
 
@@ -154,8 +153,6 @@ class PercentileObserver(Observer):
         """:meth:`batch_range` in one call of the compiled kernel: the same random indices (the same draw from
         torch's generator), the same kept elements and the same k-th values as the PyTorch ops, with no
         intermediate tensors (on ogbg-molhiv's small batches those ops were most of Degree-Quant's cost over QAT)."""
-        from dqbench.engine.kernels import ptr
-
         flat = x.reshape(-1)
         idx = None
         if flat.numel() > self.sample_size:

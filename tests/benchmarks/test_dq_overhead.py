@@ -112,7 +112,7 @@ GRAPH_WORKLOADS = {"reddit-binary": "TUDataset/REDDIT-BINARY", "ogbg-molhiv": "o
 
 def paper_graph_batch_size(dataset: str) -> int:
     """The batch size paper_graph.toml trains ``dataset``'s GIN with (128 on REDDIT-BINARY, 256 on ogbg-molhiv)."""
-    from dqbench.suite import expand, load_suite
+    from dqbench.run.suite import expand, load_suite
 
     return next(t.train["batch_size"] for t in expand(load_suite("paper_graph"))
                 if t.dataset.name == dataset and t.arch.name == "gin")

@@ -15,7 +15,7 @@ import os
 import pytest
 import torch
 
-from dqbench.engine.latency import run_latency_trial
+from dqbench.latency.harness import run_latency_trial
 from dqbench.registry import DATASETS
 
 NODES = int(os.environ.get("DQBENCH_BENCH_NODES", "170000"))

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dqbench.records import make_record
-from dqbench.suite import TRAIN_DEFAULTS, Entry, TrialSpec, trial_id
+from dqbench.run.records import make_record
+from dqbench.run.suite import TRAIN_DEFAULTS, Entry, TrialSpec, trial_id
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = {"dqbench": "0.1.0", "torch": "2.13.0+cpu", "torch_geometric": "2.8.1", "ogb": "1.3.6"}

@@ -31,8 +31,8 @@ accuracy_tolerance = 0.005
 
 
 def _run(suite_path, out, data_root):
-    from dqbench.runner import run_suite
-    from dqbench.suite import load_suite
+    from dqbench.run.runner import run_suite
+    from dqbench.run.suite import load_suite
 
     summary = run_suite(load_suite(suite_path), out, data_root, progress=False, log=lambda *a: None)
     assert summary.failed == 0

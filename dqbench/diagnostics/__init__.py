@@ -1,0 +1,1 @@
+"""Looking inside training: per-quantizer traces and aggregation ranges against in-degree."""
