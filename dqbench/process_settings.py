@@ -1,18 +1,18 @@
 """Settings every dqbench process applies before torch does any work, and records in ``run.json``.
 
-- ``MKL_CBWR=AUTO,STRICT``: MKL's strict conditional numerical reproducibility. PyTorch's CPU GEMMs run in MKL,
-  whose sums (a weight gradient ``(7 x 2708) @ (2708 x 64)`` on Cora) change with the thread count; in strict
-  mode they do not, and on the machines measured they equal the default one-thread results.
 - ``THP_MEM_ALLOC_ENABLE=1``: PyTorch's CPU allocator aligns tensors of 2 MB and more to 2 MB and asks for
   transparent huge pages (``madvise``). Training allocates fresh large tensors every step (dropout masks over
   CiteSeer's 3327 x 3703 features, REDDIT-BINARY batches); with 4 KB pages each is paid in page faults
   (CiteSeer GIN FP32, one thread: 5.9 million minor faults and 46 s, against 0.27 million and 19 s:
   ``python scripts/allocation_benchmark.py``). Where the kernel has THP off it changes nothing.
 
-A value already in the environment wins. Both are read lazily (MKL at its first call, the allocator at its first
-large allocation), so ``apply()`` works from the CLI's first line or the start of ``run_suite``; worker
-processes inherit them. The ops whose float sums have no fixed order on their own are replaced in the models
-(``dqbench.archs.rows``, ``dqbench.archs.batch_norm``).
+A value already in the environment wins. The allocator reads it lazily (at its first large allocation), so
+``apply()`` works from the CLI's first line or the start of ``run_suite``; worker processes inherit it.
+The ops whose float sums change with the thread count are replaced in the models, each by a formulation with the
+former one-thread values (``dqbench.archs.rows``, ``dqbench.archs.batch_norm``, ``dqbench.archs.linear``). MKL's
+strict conditional numerical reproducibility (``MKL_CBWR=AUTO,STRICT``) was tried and rejected: it makes GEMMs
+thread-count independent but changes their one-thread results for some shapes (MUTAG GIN's), so records made
+before it could no longer be reproduced.
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-DEFAULTS = {"MKL_CBWR": "AUTO,STRICT", "THP_MEM_ALLOC_ENABLE": "1"}
+DEFAULTS = {"THP_MEM_ALLOC_ENABLE": "1"}
 THP_SYSFS = Path("/sys/kernel/mm/transparent_hugepage/enabled")
 DETERMINISTIC_OPS = ("row gathers and scatter-sums in a fixed order (dqbench.archs.rows)",
-                     "BatchNorm1d training statistics and gradients reduced in row order (dqbench.archs.batch_norm)")
+                     "BatchNorm1d training statistics and gradients reduced in row order (dqbench.archs.batch_norm)",
+                     "linear layers' weight gradients (a sum over the rows) on one thread (dqbench.archs.linear)")
 
 
 def apply() -> dict:
@@ -44,11 +45,7 @@ def kernel_thp() -> str:
 
 
 def current() -> dict:
-    """What is in effect: the two variables, the kernel's THP mode and the deterministic formulations."""
+    """What is in effect: the variable, the kernel's THP mode and the deterministic formulations."""
     return {**{key: os.environ.get(key) for key in DEFAULTS}, "kernel_thp": kernel_thp(),
             "deterministic_ops": list(DETERMINISTIC_OPS)}
 
-
-def deterministic() -> bool:
-    """Whether MKL runs in strict reproducibility mode (records independent of the thread count)."""
-    return (os.environ.get("MKL_CBWR") or "").replace(" ", "").upper().endswith(",STRICT")

@@ -5,8 +5,8 @@ outputs differ are counted. Random ops (their generator state) and allocations a
     DQBENCH_DATA_MIRROR=/path/to/mirror python scripts/thread_probe.py quickstart cora gin degree_quant 8 \\
         [--epochs 2] [--threads 2]
 
-Before dqbench.archs.rows / batch_norm and MKL_CBWR=AUTO,STRICT this listed native_batch_norm(_backward),
-index_put (the backward of ``x[index]``) and mm (a weight gradient); now it lists none (``empty`` and
+Before dqbench.archs.rows, batch_norm and linear this listed native_batch_norm(_backward), index_put (the
+backward of ``x[index]``) and mm (a weight gradient); now it lists none (``empty`` and
 ``new_empty`` return uninitialised memory and are not counted).
 """
 

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dqbench.archs.linear import linear
 from dqbench.archs.rows import scatter_rows
 from dqbench.errors import DQBenchError
 
@@ -75,7 +76,7 @@ class QLinear(Quantized):
         return self.lin.weight
 
     def forward(self, x, protect=None, epilogue: Callable | None = None):
-        h = F.linear(x, self.q("weight", self.lin.weight), self.lin.bias)
+        h = linear(x, self.q("weight", self.lin.weight), self.lin.bias)
         if epilogue is not None:
             h = epilogue(h)
         return self.q("linear", h, protect)

@@ -93,7 +93,7 @@ def incomparable(kind: str, base: Snapshot, run: Snapshot, bg: Group, rg: Group)
         if base.package(pkg) != run.package(pkg):
             return f"{pkg} {base.package(pkg)} in baseline, {run.package(pkg)} now"
     bv, rv = _method_version(bg), _method_version(rg)
-    if bv != rv:
+    if bv is not None and rv is not None and bv != rv:  # records from before method versions: compared
         return f"method version {bv} in baseline, {rv} now"
     if kind == "latency" and (not run.machine_id or base.machine_id != run.machine_id):
         return f"latency measured on machine {run.machine_id}, baseline on {base.machine_id}"

@@ -288,3 +288,10 @@ def test_identical_needs_two_runs_and_baseline_needs_one(runs, capsys, argv):
     run = runs("a", accuracy_records())
     assert main(["compare", str(run), *argv]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_records_from_before_method_versions_are_compared(runs, baseline, capsys):
+    bl = baseline([acc("qat", 4, s, 0.5) for s in range(3)])
+    run = runs("run", [{**acc("qat", 4, s, 0.5), "method_version": "1"} for s in range(3)])
+    assert compare(capsys, run, bl)[0] == 0
+    assert rows(run).iloc[0]["mark"] == "same"
