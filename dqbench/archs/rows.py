@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 import torch
 
-from dqbench.kernels import core, engine_env, ptr
+from dqbench.kernels import enabled, ptr
 
 
 @contextmanager
@@ -32,18 +32,11 @@ def one_thread():
         torch.set_num_threads(before)
 
 
-def _compiled():
-    if engine_env() == "torch":
-        return None
-    k = core()
-    return getattr(k, "scatter_rows_f32", None) if k is not None else None
-
-
 def scatter_sum(values: torch.Tensor, index: torch.Tensor, num_rows: int,
                 init: torch.Tensor | None = None) -> torch.Tensor:
     """``init`` (or zeros) with ``values[e]`` added to row ``index[e]``, in ascending ``e``; no autograd."""
     shape = (num_rows, *values.shape[1:])
-    kernel = _compiled()
+    kernel = getattr(enabled(), "scatter_rows_f32", None)
     if kernel is None or values.dtype != torch.float32 or not values.is_cpu or (
             init is not None and init.dtype != torch.float32):
         out = torch.zeros(shape, dtype=values.dtype) if init is None else init.clone()

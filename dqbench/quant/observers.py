@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from dqbench.errors import DQBenchError
-from dqbench.kernels import core, engine_env, ptr
+from dqbench.kernels import enabled, ptr
 from dqbench.quant.fake_quant import checked_row_mask
 
 
@@ -27,10 +27,7 @@ def compiled_percentile(x: torch.Tensor):
     not switched off with ``DQBENCH_ENGINE=torch``), else None: then the PyTorch ops run. Both give the same values."""
     if x.dtype != torch.float32 or not x.is_cpu or not x.is_contiguous():
         return None
-    if engine_env() == "torch":
-        return None
-    k = core()
-    return getattr(k, "percentile_range", None) if k is not None else None
+    return getattr(enabled(), "percentile_range", None)
 
 
 def is_rate(momentum) -> bool:
