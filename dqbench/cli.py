@@ -63,6 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=None,
                    help="run accuracy trials in this many worker processes (default: one per CPU, at most 8, each "
                         "with --threads threads, default 1; latency suites: 1); the records are the same as with one")
+    p.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="local: this machine (--jobs); ray: each accuracy trial a Ray task on the cluster at --address "
+                        "or RAY_ADDRESS, else on a local Ray instance (pip install 'dqbench[ray]')")
+    p.add_argument("--address", help="with --executor ray: the Ray cluster to join (default RAY_ADDRESS, else a "
+                                     "local instance)")
+    p.add_argument("--cpus-per-trial", type=_at_least_one, default=1,
+                   help="with --executor ray: CPUs (and torch threads) per trial (default 1)")
+    p.add_argument("--retries", type=int, default=2,
+                   help="with --executor ray: times a trial whose worker died is submitted again (default 2)")
     p.add_argument("--quick", action="store_true",
                    help="first seed and fold only, at most 2 epochs: proves a suite runs (CI), not a result")
     p.add_argument("--plan", action="store_true",
@@ -161,7 +170,7 @@ def cmd_run(args) -> int:
     summary = run_suite(suite, out, _root(args), filters=args.filters, retry_failed=args.retry_failed,
                         progress=not args.no_progress, quick=args.quick, command=command,
                         reuse=args.reuse, jobs=default_jobs(suite, args.threads) if args.jobs is None else args.jobs,
-                        threads=args.threads)
+                        threads=args.threads, executor=_executor(args))
     if not args.no_report and (summary.ran or summary.skipped or summary.reused):
         path = write_report(out, command=command)
         print(f"report: {path}")
@@ -172,6 +181,22 @@ def cmd_run(args) -> int:
     reused = f"{summary.reused} reused, " if summary.reused else ""
     print(f"done: {summary.ran} ran, {reused}{summary.skipped} already done, {summary.failed} failed ({out})")
     return 1 if summary.failed else 0
+
+
+def _executor(args):
+    """The Ray executor for ``--executor ray`` (None: local); refuses options that belong to the other one."""
+    ray_only = [f"--{k.replace('_', '-')}" for k, default in (("address", None), ("cpus_per_trial", 1),
+                                                               ("retries", 2)) if getattr(args, k) != default]
+    if args.executor == "local":
+        if ray_only:
+            raise DQBenchError(f"{', '.join(ray_only)} only apply with --executor ray")
+        return None
+    if args.jobs is not None or args.threads:
+        raise DQBenchError("--jobs and --threads are for --executor local; with ray use --cpus-per-trial")
+    from dqbench.run.executors.ray_cluster import RayCluster
+
+    return RayCluster(address=args.address, cpus_per_trial=args.cpus_per_trial, retries=args.retries,
+                      cache=args.cache, mirror=args.data_mirror)
 
 
 def _print_plan(suite, out: Path, args) -> int:

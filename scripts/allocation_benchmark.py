@@ -34,8 +34,9 @@ def child(suite: str, dataset: str, arch: str, method: str, bits: str, epochs: i
     import torch
 
     from dqbench.datasets.paths import resolve_root
-    from dqbench.run.runner import DatasetCache, accuracy_trial, plan_trials
+    from dqbench.run.runner import plan_trials
     from dqbench.run.suite import load_suite
+    from dqbench.run.trial import DatasetCache, accuracy_trial
 
     torch.set_num_threads(threads)
     spec = load_suite(suite)

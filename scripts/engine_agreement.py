@@ -15,8 +15,8 @@ import torch
 from dqbench.datasets.paths import resolve_root
 from dqbench.engine import lower
 from dqbench.models import build_method
-from dqbench.run.runner import DatasetCache, accuracy_trial
 from dqbench.run.suite import expand, load_suite
+from dqbench.run.trial import DatasetCache, accuracy_trial
 
 torch.set_num_threads(1)  # as the records were produced (`dqbench run paper_node ... --threads 1`)
 records = {json.loads(line)["trial_id"]: json.loads(line) for line in

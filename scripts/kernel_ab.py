@@ -32,8 +32,8 @@ def worker(so: str, arch: str, threads: int, rounds: int, out_path: str) -> None
         use_core(build.import_core(Path(so)))
     from dqbench.engine.lower import lower
     from dqbench.latency.harness import converted_for_trial, trial_data
-    from dqbench.run.runner import DatasetCache
     from dqbench.run.suite import expand, load_suite
+    from dqbench.run.trial import DatasetCache
 
     suite = load_suite(ROOT / "suites" / "latency.toml")
     trial = next(t for t in expand(suite) if t.arch.name == arch and t.dataset.label == "synthetic-170k"

@@ -13,8 +13,9 @@ import torch
 from torch import nn
 
 from dqbench.datasets.paths import resolve_root
-from dqbench.run.runner import DatasetCache, accuracy_trial, plan_trials
+from dqbench.run.runner import plan_trials
 from dqbench.run.suite import load_suite
+from dqbench.run.trial import DatasetCache, accuracy_trial
 
 LARGE = 20.0  # the no-mask trace's layer-1 aggregation range stays below 13
 

@@ -69,8 +69,9 @@ def main() -> None:
 
     process_settings.apply()
     from dqbench.datasets.paths import resolve_root
-    from dqbench.run.runner import DatasetCache, accuracy_trial, plan_trials
+    from dqbench.run.runner import plan_trials
     from dqbench.run.suite import load_suite
+    from dqbench.run.trial import DatasetCache, accuracy_trial
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for name in ("suite", "dataset", "arch", "method", "bits"):

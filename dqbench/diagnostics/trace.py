@@ -74,7 +74,7 @@ def trace_trial(trial, dataset, steps: int, every: int = 1) -> tuple[pd.DataFram
     (measuring them costs more than the step itself on large graphs). The steps are ``dqbench run``'s own: the
     runner's trial (seeding, model, ``fit`` with its learning-rate schedule and per-epoch validation), stopped
     after ``steps`` (or where the trial stops early)."""
-    from dqbench.run.runner import accuracy_trial
+    from dqbench.run.trial import accuracy_trial
 
     if steps < 1 or every < 1:
         raise DQBenchError(f"--steps and --every must be at least 1, got {steps} and {every}")
@@ -118,8 +118,9 @@ def main_trace(args, root) -> int:
     """``dqbench trace``: one suite trial's first training steps, per activation quantizer."""
     from tabulate import tabulate
 
-    from dqbench.run.runner import DatasetCache, plan_trials
+    from dqbench.run.runner import plan_trials
     from dqbench.run.suite import check_filters, load_suite
+    from dqbench.run.trial import DatasetCache
 
     suite = load_suite(args.suite)
     if suite.kind != "accuracy":

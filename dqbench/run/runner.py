@@ -12,10 +12,11 @@ from pathlib import Path
 
 from dqbench import process_settings
 from dqbench.errors import DQBenchError
-from dqbench.models import build_method, build_model
-from dqbench.run.records import make_record
+from dqbench.run.executors.in_order import InOrder
+from dqbench.run.executors.local_pool import LocalPool
 from dqbench.run.store import RECORDS, RunStore
 from dqbench.run.suite import SuiteSpec, TrialSpec, check_filters, expand
+from dqbench.run.trial import DatasetCache
 
 
 @dataclass
@@ -29,31 +30,15 @@ class RunSummary:
     reused: int = 0
 
 
-class DatasetCache:
-    """Loads each (dataset entry, seed) once per process."""
-
-    def __init__(self, root):
-        self.root = root
-        self._cache: dict = {}
-
-    def get(self, entry, seed: int):
-        from dqbench.registry import DATASETS
-
-        key = (entry.label, seed)
-        if key not in self._cache:
-            self._cache[key] = DATASETS.get(entry.name)(root=self.root, seed=seed, **entry.kwargs)
-        return self._cache[key]
-
-
 def run_suite(suite: SuiteSpec, out: str | Path, root, filters: dict | None = None, retry_failed: bool = False,
               progress: bool = True, log=print, quick: bool = False, command: str | None = None,
-              reuse: list | None = None, jobs: int = 1, threads: int | None = None) -> RunSummary:
+              reuse: list | None = None, jobs: int = 1, threads: int | None = None, executor=None) -> RunSummary:
     """Run (or resume) ``suite`` into ``out``. Ctrl-C stops after the finished trials are saved. ``command``
     (the invocation, for the report) is logged in the run directory when this call has trials to run.
     ``reuse``: other run directories whose finished trials with the same id (the same configuration) are copied
-    instead of run again. ``jobs`` > 1 runs accuracy trials in that many worker processes, each with ``threads``
-    torch threads (default: the CPUs shared out); latency suites refuse it (side-by-side timings disturb each
-    other)."""
+    instead of run again. ``executor`` (e.g. ``executors.ray_cluster.RayCluster``) runs the trials; without one,
+    ``jobs`` > 1 runs accuracy trials in that many local worker processes, each with ``threads`` torch threads
+    (default: the CPUs shared out), and latency suites refuse it (side-by-side timings disturb each other)."""
     from dqbench.run.environment import environment, git_revision
 
     process_settings.apply()
@@ -63,39 +48,46 @@ def run_suite(suite: SuiteSpec, out: str | Path, root, filters: dict | None = No
         raise DQBenchError(f"--jobs {jobs}: give a number of worker processes, 1 or more")
     if threads is not None and threads < 1:
         raise DQBenchError(f"--threads {threads}: give a number of torch threads, 1 or more")
-    if jobs > 1 and suite.kind != "accuracy":
-        raise DQBenchError(f"suite {suite.name} measures latency: run it with --jobs 1, timings run side by side "
-                           "disturb each other")
+    datasets = DatasetCache(root)
+    executor = executor or (LocalPool(root, jobs, threads, available_cpus()) if jobs > 1 else InOrder(datasets))
+    executor.check(suite)
     check_reuse(reuse)
     store = RunStore(out)
-    done = store.open(suite.name, lambda: {"suite": {"name": suite.name, "path": suite.path,
-                                                        "description": suite.description},
-                                           "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                                           "environment": environment()})
-    datasets = DatasetCache(root)
+    held = store.held(suite.name)
     trials = plan_trials(suite, datasets, filters, quick)
-    todo = [t for t in trials if t.trial_id not in done or (retry_failed and done[t.trial_id]["status"] == "failed")]
+    todo = [t for t in trials if t.trial_id not in held or (retry_failed and held[t.trial_id]["status"] == "failed")]
     summary = RunSummary(Path(out), len(trials), len(trials) - len(todo), 0, 0)
     copies = reusable(todo, reuse or [], suite.name)
     todo = [t for t in todo if t.trial_id not in copies]
     summary.reused = len(copies)
-    log(f"suite {suite.name}: {len(trials)} trials, {summary.skipped} already done, "
-        + (f"{len(copies)} reused, " if reuse else "") + f"{len(todo)} to run -> {out}")
+    try:
+        described = executor.start() if todo else {"name": executor.name}
+        store.open(suite.name, lambda: {"suite": {"name": suite.name, "path": suite.path,
+                                                  "description": suite.description},
+                                        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                                        "environment": environment(), "executor": described})
+        log(f"suite {suite.name}: {len(trials)} trials, {summary.skipped} already done, "
+            + (f"{len(copies)} reused, " if reuse else "") + f"{len(todo)} to run -> {out}"
+            + (f" ({_said(described)})" if todo and executor.name != InOrder.name else ""))
+        _run_todo(store, todo, copies, suite, executor, summary, progress, command, described, git_revision)
+    finally:
+        executor.stop()
+    return summary
+
+
+def _run_todo(store: RunStore, todo, copies, suite, executor, summary, progress, command, described, git_revision):
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     piece_id = f"{started}-{os.getpid()}-{uuid.uuid4().hex[:8]}"  # this invocation; each record it writes carries it
     logged = bool((todo or copies) and command)
     if logged:
         piece = {"command": command, "git": git_revision(), "started": started, "to_run": len(todo),
-                 "piece": piece_id, "process_settings": process_settings.current()}
+                 "piece": piece_id, "process_settings": process_settings.current(), "executor": described}
         store.log_piece({**piece, "reused": len(copies)} if copies else piece)
     for record in copies.values():
         store.append(record)
     bar = _progress(len(todo), progress)
     outcome = "stopped by an error"
-    if jobs > 1 and len(todo) > 1:
-        results = _pooled(todo, suite, root, jobs, threads, bar)
-    else:
-        results = _in_order(todo, suite, datasets, bar)
+    results = executor.records(todo, suite, bar) if todo else iter(())
     try:
         for record in results:
             store.append({**record, "piece": piece_id})
@@ -107,13 +99,23 @@ def run_suite(suite: SuiteSpec, out: str | Path, root, filters: dict | None = No
         summary.interrupted = True
         outcome = "interrupted"
     finally:
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()  # stops the workers or cancels the tasks still out
         bar.close()
         # counted from the file, not as they go: Ctrl-C can land between a record's write and any counter
         mine = [r for r in store.records() if r.get("piece") == piece_id and "reused_from" not in r]
         summary.ran, summary.failed = len(mine), sum(r["status"] == "failed" for r in mine)
         if logged:
             store.end_piece(piece_id, ran=summary.ran, failed=summary.failed, outcome=outcome)
-    return summary
+
+
+def _said(described: dict) -> str:
+    """'ray: 3 nodes, 48 CPUs, 1 per trial' / 'local-pool: 2 jobs x 1 threads' for the first log line."""
+    if described.get("name") == "ray":
+        return (f"ray at {described['address']}: {described['nodes']} nodes, {described['cpus']} CPUs, "
+                f"{described['cpus_per_trial']} per trial")
+    return f"{described['name']}: {described.get('jobs')} jobs x {described.get('threads')} threads"
 
 
 MAX_DEFAULT_JOBS = 8  # more worker processes each hold a copy of the datasets
@@ -134,46 +136,6 @@ def default_jobs(suite: SuiteSpec, threads: int | None = None) -> int:
     if suite.kind != "accuracy":
         return 1
     return max(1, min(available_cpus() // (threads or 1), MAX_DEFAULT_JOBS))
-
-
-def _in_order(todo: list[TrialSpec], suite: SuiteSpec, datasets: DatasetCache, bar):
-    for trial in todo:
-        bar.set_description(trial.trial_id.rsplit("-", 1)[0])
-        yield _run_trial(trial, suite, datasets, bar)
-
-
-def _pooled(todo: list[TrialSpec], suite: SuiteSpec, root, jobs: int, threads: int | None, bar):
-    """Run ``todo`` in ``jobs`` worker processes and yield each record as it finishes (in finishing order); this
-    process alone writes the records. Ctrl-C (or closing the generator) terminates the workers: a trial cut short
-    leaves no record and runs again on resume."""
-    import multiprocessing
-
-    threads = threads or max(1, available_cpus() // jobs)
-    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked torch thread pools
-    with context.Pool(min(jobs, len(todo)), initializer=_worker_start, initargs=(threads,)) as pool:
-        for record in pool.imap_unordered(_worker_trial, [(trial, suite, root) for trial in todo]):
-            bar.set_description(record["trial_id"].rsplit("-", 1)[0])
-            yield record
-
-
-_WORKER_DATASETS: DatasetCache | None = None
-
-
-def _worker_start(threads: int) -> None:
-    import signal
-
-    import torch
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops the pool
-    torch.set_num_threads(threads)
-
-
-def _worker_trial(job) -> dict:
-    global _WORKER_DATASETS
-    trial, suite, root = job
-    if _WORKER_DATASETS is None:
-        _WORKER_DATASETS = DatasetCache(root)
-    return _run_trial(trial, suite, _WORKER_DATASETS, _NoBar())
 
 
 def suite_progress(suite: SuiteSpec, out: str | Path, root, filters: dict | None = None,
@@ -227,64 +189,6 @@ def reusable(todo: list[TrialSpec], directories: list, suite_name: str) -> dict[
 
 def _same(a, b) -> bool:
     return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
-
-
-def method_version(name: str) -> str | None:
-    """The registered method's declared ``version`` (None where a plugin declares none)."""
-    from dqbench.registry import METHODS
-
-    version = getattr(METHODS.get(name), "version", None)
-    return None if version is None else str(version)
-
-
-def _run_trial(trial: TrialSpec, suite: SuiteSpec, datasets: DatasetCache, bar) -> dict:
-    """The trial's record, stamped with its method's version."""
-    return {**_trial_record(trial, suite, datasets, bar), "method_version": method_version(trial.method.name)}
-
-
-def _trial_record(trial: TrialSpec, suite: SuiteSpec, datasets: DatasetCache, bar) -> dict:
-    try:
-        dataset = datasets.get(trial.dataset, trial.seed)
-        if trial.kind == "latency":
-            return _latency_trial(trial, suite, dataset)
-        metrics = accuracy_trial(trial, dataset, bar)
-        return make_record(trial, "ok", metrics=metrics, suite=suite.name)
-    except KeyboardInterrupt:
-        raise
-    except DQBenchError as exc:
-        return make_record(trial, "failed", error=str(exc), suite=suite.name)
-    except Exception as exc:  # a trial that raises becomes a failed record; the run goes on
-        return make_record(trial, "failed", error=f"{type(exc).__name__}: {exc}", suite=suite.name)
-
-
-def accuracy_trial(trial: TrialSpec, dataset, bar=None, **hooks) -> dict:
-    """Seed, build and ``fit`` one trial; ``hooks`` (``on_step``, ``on_prepared``) go to ``fit`` (``dqbench trace``)."""
-    from dqbench.run.train import fit, seed_everything
-
-    seed_everything(trial.seed)
-    model = build_model(trial.config(), dataset)
-    method = build_method(trial.config())
-    split = dataset.split(trial.fold)
-    epochs = trial.train["epochs"]
-
-    def on_epoch(epoch, info):
-        bar.set_postfix_str(f"epoch {epoch + 1}/{epochs} loss {info['loss']:.3f} val {info['val']:.3f}", refresh=False)
-
-    return fit(model, dataset, split, method, trial.train, trial.seed, on_epoch=on_epoch if bar else None, **hooks)
-
-
-def _latency_trial(trial: TrialSpec, suite: SuiteSpec, dataset) -> dict:
-    try:
-        from dqbench.latency.harness import run_latency_trial
-    except ImportError as exc:
-        return make_record(trial, "skipped", error=f"integer engine unavailable: {exc}", suite=suite.name)
-    from dqbench.engine import LoweringError
-
-    try:
-        result = run_latency_trial({**trial.config(), **suite.latency, "threads": trial.threads}, dataset)
-    except LoweringError as exc:
-        return make_record(trial, "skipped", error=str(exc), suite=suite.name)
-    return make_record(trial, "ok", metrics=result["metrics"], samples=result.get("samples"), suite=suite.name)
 
 
 class _NoBar:

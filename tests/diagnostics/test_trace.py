@@ -58,7 +58,7 @@ def _trial(**filters):
 
 def test_first_step_never_saturates_under_momentum_ranges(data_root):
     """A momentum observer starts at its first batch's own min/max: nothing can saturate at step 0."""
-    from dqbench.run.runner import DatasetCache
+    from dqbench.run.trial import DatasetCache
 
     trial = _trial(arch="gcn", method="qat", bits=8)
     points, steps = trace_trial(trial, DatasetCache(data_root).get(trial.dataset, 0), steps=6)
@@ -98,7 +98,7 @@ bits = 4
 def _run_step_losses(trial, dataset, monkeypatch) -> list[float]:
     """The loss of every optimizer step of the trial as ``dqbench run`` trains it."""
     import dqbench.run.train
-    from dqbench.run.runner import accuracy_trial
+    from dqbench.run.trial import accuracy_trial
 
     losses, fit = [], dqbench.run.train.fit
 
@@ -116,7 +116,7 @@ def test_trace_trains_exactly_as_dqbench_run(data_root, monkeypatch, method):
     """A node task's step is fit's epoch: the traced losses are the run's training losses, to the bit."""
     import dataclasses
 
-    from dqbench.run.runner import DatasetCache
+    from dqbench.run.trial import DatasetCache
 
     trial = _trial(arch="gin", method=method, bits=4)
     trial = dataclasses.replace(trial, train={**trial.train, "epochs": 4})
@@ -129,7 +129,7 @@ def test_trace_trains_exactly_as_dqbench_run(data_root, monkeypatch, method):
 def test_trace_over_several_epochs_follows_the_run_schedule_and_validation(tmp_path, data_root, monkeypatch):
     """Graph task, 3 epochs of mini-batches with the learning rate cut 10x after each: the trace's steps are the
     run's, to the bit, across the epoch boundaries (where the run validates and decays the learning rate)."""
-    from dqbench.run.runner import DatasetCache
+    from dqbench.run.trial import DatasetCache
 
     (tmp_path / "graphs.toml").write_text(GRAPH_SUITE)
     trial = expand(load_suite(str(tmp_path / "graphs.toml")), {"synthetic-graphs": 3})[0]
@@ -144,7 +144,7 @@ def test_trace_over_several_epochs_follows_the_run_schedule_and_validation(tmp_p
 
 
 def test_every_records_points_at_those_steps_and_the_last(data_root):
-    from dqbench.run.runner import DatasetCache
+    from dqbench.run.trial import DatasetCache
 
     trial = _trial(arch="gcn", method="qat", bits=8)
     points, steps = trace_trial(trial, DatasetCache(data_root).get(trial.dataset, 0), steps=6, every=4)
@@ -152,7 +152,7 @@ def test_every_records_points_at_those_steps_and_the_last(data_root):
 
 
 def test_degree_quant_trace_counts_only_unprotected_rows(data_root):
-    from dqbench.run.runner import DatasetCache
+    from dqbench.run.trial import DatasetCache
 
     trial = _trial(arch="gin", method="degree_quant", bits=4)
     points, _ = trace_trial(trial, DatasetCache(data_root).get(trial.dataset, 0), steps=3)

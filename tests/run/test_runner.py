@@ -105,7 +105,7 @@ def test_report_lists_reused_trials_only_when_there_are_some(tmp_path, data_root
 
 def test_ctrl_c_after_reuse_counts_the_copies_as_saved(tmp_path, data_root, monkeypatch, capsys):
     """Ctrl-C in the first trial to train: the copies made before it are on disk, and the message counts them."""
-    import dqbench.run.runner
+    import dqbench.run.executors.in_order
 
     suite = load_suite("smoke")
     first = tmp_path / "first"
@@ -114,7 +114,7 @@ def test_ctrl_c_after_reuse_counts_the_copies_as_saved(tmp_path, data_root, monk
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(dqbench.run.runner, "_run_trial", interrupted)
+    monkeypatch.setattr(dqbench.run.executors.in_order, "run_trial", interrupted)
     out = tmp_path / "second"
     args = ["run", "smoke", "--out", str(out), "--no-progress", "--cache", str(data_root.cache), "--method", "fp32",
             "--method", "ptq", "--arch", "gcn", "--seed", "0", "--reuse", str(first), "--jobs", "1"]
