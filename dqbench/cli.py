@@ -1,5 +1,5 @@
-"""Command line: run | list | validate | report | compare | baseline | analyze | trace. Heavy imports live in the
-handlers."""
+"""Command line: run | export | infer | list | validate | report | compare | baseline | analyze | trace. Heavy
+imports live in the handlers."""
 
 from __future__ import annotations
 
@@ -79,6 +79,21 @@ def build_parser() -> argparse.ArgumentParser:
                         "which seeds/folds are left")
     _add_data_options(p)
     _add_filters(p)
+
+    p = sub.add_parser("export", help="write a recorded trial's model as one integer-program file (.dqb)")
+    p.add_argument("run", help="run directory")
+    p.add_argument("trial_id", help="the trial's id (its 'trial_id' in trials.jsonl)")
+    p.add_argument("-o", "--out", required=True, help="the file to write (e.g. model.dqb)")
+    p.add_argument("--backend", default="auto", help="engine path the file is checked on (auto, vnni, avx2, scalar, "
+                                                      "torch); the file itself runs on any")
+    _add_data_options(p)
+
+    p = sub.add_parser("infer", help="run an exported model (.dqb) on a graph file and write its predictions")
+    p.add_argument("model", help="a file written by `dqbench export`")
+    p.add_argument("graph", help="a PyG Data saved with torch.save (.pt), or .npz with x, edge_index [, batch]")
+    p.add_argument("-o", "--out", help="predictions .npz (logits, pred); default GRAPH.predictions.npz")
+    p.add_argument("--backend", default="auto", help="engine path (default auto: the best this CPU runs)")
+    p.add_argument("--threads", type=_at_least_one, help="threads for the integer kernels (default: torch's)")
 
     p = sub.add_parser("validate", help="check a suite file and list its trials without running them")
     p.add_argument("suite")
@@ -286,6 +301,25 @@ def cmd_baseline(args) -> int:
     return main_baseline(args)
 
 
+def cmd_export(args) -> int:
+    from dqbench.deploy.export import export_trial
+
+    done = export_trial(args.run, args.trial_id, args.out, _root(args), backend=args.backend)
+    score = (f"; engine test score {done['engine_test']:.4f} (record: {done['record_test']:.4f})"
+             if "engine_test" in done else "")
+    print(f"exported {args.trial_id} -> {done['out']} ({done['bytes']} bytes, {done['ops']} ops); loaded back, its "
+          f"logits on the test graph ({done['rows']} rows) equal the in-process program's on {done['backend']}{score}")
+    return 0
+
+
+def cmd_infer(args) -> int:
+    from dqbench.deploy.infer import infer
+
+    done = infer(args.model, args.graph, args.out, backend=args.backend, threads=args.threads)
+    print(f"{done['rows']} predictions ({done['backend']}) -> {done['out']}")
+    return 0
+
+
 def cmd_analyze(args) -> int:
     from dqbench.diagnostics.analyze import main_analyze
 
@@ -299,8 +333,9 @@ def cmd_trace(args) -> int:
     return main_trace(args, _root(args))
 
 
-HANDLERS = {"run": cmd_run, "validate": cmd_validate, "list": cmd_list, "report": cmd_report,
-            "compare": cmd_compare, "baseline": cmd_baseline, "analyze": cmd_analyze, "trace": cmd_trace}
+HANDLERS = {"run": cmd_run, "export": cmd_export, "infer": cmd_infer, "validate": cmd_validate, "list": cmd_list,
+            "report": cmd_report, "compare": cmd_compare, "baseline": cmd_baseline, "analyze": cmd_analyze,
+            "trace": cmd_trace}
 
 
 FILTERED_COMMANDS = ("run", "trace")  # the commands that take --dataset/--arch/... as trial filters

@@ -18,7 +18,7 @@ FLOORS = [  # bottom first; a package may import its own modules and any package
     {"engine"},
     {"latency"},
     {"run"},
-    {"report", "compare", "diagnostics"},
+    {"report", "compare", "diagnostics", "deploy"},
     {"cli"},
 ]
 FLOOR = {name: i for i, names in enumerate(FLOORS) for name in names}

@@ -231,4 +231,8 @@ def lower(converted, backend: str = "auto") -> IntProgram:
     if bits > 8:
         raise LoweringError(f"model '{converted.arch}' / method '{converted.method}' runs at {bits} bits; the "
                             "integer engine lowers 2-8 bit quantized models only")
-    return _Lowerer(converted, K.resolve_backend(backend)).run()
+    from dqbench.engine.artifact import input_contract
+
+    prog = _Lowerer(converted, K.resolve_backend(backend)).run()
+    prog.contract = input_contract(prog)
+    return prog

@@ -161,6 +161,8 @@ class IntProgram:
     graph_spec: dict = field(default_factory=dict)   # what prepare() must build (see lower.py)
     notes: list[tuple[str, str]] = field(default_factory=list)
     threads: int | None = None
+    contract: dict = field(default_factory=dict)     # the input contract (engine.artifact.input_contract)
+    source: dict = field(default_factory=dict)       # a loaded artifact's origin (run, trial, config)
     local: threading.local = field(default_factory=threading.local, init=False, repr=False, compare=False)
 
     def prepare(self, data) -> dict:
@@ -209,6 +211,12 @@ class IntProgram:
             return self.execute(data.x, self.prepare(data))
 
     __call__ = run
+
+    def save(self, path, source: dict | None = None):
+        """Export to one ``.dqb`` file (``dqbench.engine.artifact``); ``dqbench.engine.load`` reads it back."""
+        from dqbench.engine.artifact import save
+
+        return save(self, path, source)
 
     def precision_report(self) -> list[tuple[str, str]]:
         """(op, precision) for every op, plus the notes of what stays in float."""

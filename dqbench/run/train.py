@@ -114,10 +114,12 @@ def make_task(dataset, split, method, train: dict, seed: int):
 
 def fit(model, dataset, split, method, train: dict, seed: int,
         on_epoch: Callable[[int, dict], None] | None = None, on_step: StepHook | None = None,
-        on_prepared: Callable[[torch.nn.Module], None] | None = None) -> dict:
+        on_prepared: Callable[[torch.nn.Module], None] | None = None,
+        on_converted: Callable | None = None) -> dict:
     """Train with model selection on the validation split; returns the record's metrics. Hooks (for
     ``dqbench trace``): ``on_prepared(model)`` once the method has filled in its quantizers, ``on_step(model,
-    outputs, loss)`` after each optimizer step (outputs: the rows that count in the loss)."""
+    outputs, loss)`` after each optimizer step (outputs: the rows that count in the loss); ``on_converted(
+    converted)`` receives the frozen model the metrics describe (``dqbench export``)."""
     task = make_task(dataset, split, method, train, seed)
     model = method.prepare(model)
     if on_prepared is not None:
@@ -152,6 +154,8 @@ def fit(model, dataset, split, method, train: dict, seed: int,
     method.calibrate(model, task.calibration_batches())
     scores = task.evaluate(model)
     converted = method.convert(model)
+    if on_converted is not None:
+        on_converted(converted)
     metrics = {
         **scores, "best_epoch": best_epoch, "epochs_run": len(epoch_times), "train_time_s": train_time,
         "epoch_time_s": sum(epoch_times) / max(len(epoch_times), 1),
