@@ -6,6 +6,12 @@ Controls:
 * ``pyg_csr`` the same convs on a ``torch.sparse_csr_tensor`` adjacency (GCN normalisation cached)
 * ``fp32``    FP32 kernels of the engine's structure: MKL linear + hand-written AVX-512 CSR SpMM, fused epilogue
 * ``int32``   the engine's integer program on int32 data (int32 GEMM / SpMM, same fused epilogue; GCN and GIN)
+* ``pyg_compile``, ``bf16``, ``onnx_fp32``, ``onnx_int8``: what users would pick instead (``alternatives``)
+
+The headline ratio is against the fastest of the user alternatives (every control but ``int32``); each trial also
+probes this machine's limits and reports the fraction of them each stage reaches (``roofline``). Node tasks time
+one full-graph inference; graph tasks batched inference over many graphs, graph preparation included
+(``workloads``).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from dqbench.engine.lower import lower
 from dqbench.engine.program import AliasOp, GemmOp, QuantizeOp, SpmmOp, Workspace
 from dqbench.models import build_method, build_model
 
-ALL_CONTROLS = ("pyg", "pyg_csr", "fp32", "int32")
+ALL_CONTROLS = ("pyg", "pyg_csr", "fp32", "int32", "pyg_compile", "bf16", "onnx_fp32", "onnx_int8")
 
 
 # -- statistics ------------------------------------------------------------------------------------------------
@@ -278,9 +284,33 @@ def memory_bytes(prog, graph, env, data) -> dict:
 
 
 # -- the trial -------------------------------------------------------------------------------------------------
+USER_ALTERNATIVES = ("pyg", "pyg_csr", "pyg_compile", "bf16", "onnx_fp32", "onnx_int8", "fp32")
+NODE_ONLY = {"pyg_csr": "needs a CSR adjacency built per batch: timed on full-graph workloads only",
+             "fp32": "same-structure kernels take one prepared graph: timed on full-graph workloads only",
+             "int32": "same-structure kernels take one prepared graph: timed on full-graph workloads only"}
+
+
+class PygReadout(torch.nn.Module):
+    """The graph-task readout of the simulated model in float: global pool, Linear, ReLU, Linear."""
+
+    def __init__(self, sim):
+        super().__init__()
+        r = sim.readout
+        self.lin1, self.lin2, self.mean = r.lin1.lin, r.lin2.lin, r.pool == "mean"
+
+    def forward(self, h, batch, size: int):
+        from torch_geometric.nn import global_add_pool, global_mean_pool
+
+        pooled = (global_mean_pool if self.mean else global_add_pool)(h, batch, size)
+        return self.lin2(torch.relu(self.lin1(pooled)))
+
+
 def run_latency_trial(trial: dict, dataset, keep_program: bool = False) -> dict:
-    """INT8 engine vs controls on one graph at ``trial['threads']`` threads; raises LoweringError if the model
-    cannot be lowered (the runner records the trial as skipped)."""
+    """INT8 engine vs controls on the trial's workload (``workloads.workload``) at ``trial['threads']`` threads;
+    raises LoweringError if the model cannot be lowered (the runner records the trial as skipped)."""
+    from dqbench.latency import alternatives, roofline
+    from dqbench.latency.workloads import num_graphs, workload
+
     threads = int(trial.get("threads") or 1)
     rounds, warmup = int(trial.get("rounds", 20)), int(trial.get("warmup", 3))
     wanted = list(trial.get("controls") or ALL_CONTROLS)
@@ -289,40 +319,59 @@ def run_latency_trial(trial: dict, dataset, keep_program: bool = False) -> dict:
     data = trial_data(dataset)
     conv = converted_for_trial(trial, dataset, data)
     prog = lower(conv, backend=trial.get("backend", "auto"))
+    batches, described = workload(dataset, int(trial.get("batch_size", 128)))
+    whole_graph = dataset.task == "node"
+    skipped: dict[str, str] = {}
     old_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         t0 = time.perf_counter()
-        graph = prog.prepare(data)
+        graphs = [prog.prepare(b) for b in batches]
         prepare_s = time.perf_counter() - t0
-        x = data.x.float().contiguous()
-        fns = {"int8": lambda: prog.execute(x, graph, threads=threads)}
+        xs = [b.x.float().contiguous() for b in batches]
+        if whole_graph:  # one graph, prepared once (like a cached adjacency)
+            x, graph = xs[0], graphs[0]
+            fns = {"int8": lambda: prog.execute(x, graph, threads=threads)}
+        else:  # new graphs every batch: their preparation is part of inference
+            fns = {"int8": lambda: [prog.execute(xb, prog.prepare(b), threads=threads) for xb, b in zip(xs, batches)]}
         sim = conv.simulate()
-        controls_skipped = []
-        if "pyg" in wanted or "pyg_csr" in wanted:
-            forward, _ = pyg_model(conv.arch, sim, dataset.task, cached=True)
-            n = data.num_nodes
-            ei = data.edge_index
-            csr, _ = K.Csr.from_edges(ei[0], ei[1], n)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                adj = torch.sparse_csr_tensor(csr.indptr, csr.indices.long(), torch.ones(csr.indices.numel()),
-                                              (n, n))
-            if "pyg" in wanted:
-                fwd_default, _ = pyg_model(conv.arch, sim, dataset.task)
-                fns["pyg"] = lambda: fwd_default(x, ei)
-            fns["pyg_csr"] = lambda: forward(x, adj)
-        if "fp32" in wanted:
+        forward, layers = pyg_model(conv.arch, sim, dataset.task)
+        module = alternatives.PygModule(forward, layers, None if whole_graph else PygReadout(sim)).eval()
+        inputs = [(xb, b.edge_index) if whole_graph else (xb, b.edge_index, b.batch, int(b.num_graphs))
+                  for xb, b in zip(xs, batches)]
+        for name in [w for w in wanted if w in NODE_ONLY] if not whole_graph else []:
+            skipped[name] = NODE_ONLY[name]
+        if "pyg" in wanted:
+            fns["pyg"] = lambda: [module(*a) for a in inputs]
+        if whole_graph and "pyg_csr" in wanted:
+            fwd_csr, _ = pyg_model(conv.arch, sim, dataset.task, cached=True)
+            adj = _csr_adjacency(data.edge_index, int(data.num_nodes))
+            fns["pyg_csr"] = lambda: fwd_csr(x, adj)
+        if whole_graph and "fp32" in wanted:
             f32 = fp32_control(conv.arch, sim, data, threads)
             if f32 is None:
-                controls_skipped.append("fp32")
+                skipped["fp32"] = "same-structure FP32 kernels need AVX-512 (and the compiled core)"
             else:
                 fns["fp32"] = lambda: f32(x)
+        for name, build in (("pyg_compile", lambda: alternatives.compiled(module)),
+                            ("bf16", lambda: alternatives.bf16(module)),
+                            ("onnx_fp32", lambda: alternatives.onnx(module, inputs, threads, int8=False)),
+                            ("onnx_int8", lambda: alternatives.onnx(module, inputs, threads, int8=True))):
+            if name not in wanted:
+                continue
+            fn, reason = build()
+            if fn is None:
+                skipped[name] = reason
+            elif name.startswith("onnx"):
+                fns[name] = fn
+            else:
+                fns[name] = (lambda f: lambda: [f(*a) for a in inputs])(fn)
         int32_equal = None
-        if "int32" in wanted:
+        if whole_graph and "int32" in wanted:
             i32 = int32_control(prog, graph, threads)
             if i32 is None:
-                controls_skipped.append("int32")
+                skipped["int32"] = ("no int32 form of GAT attention or a GIN message table" if K.kernels() and
+                                    K.kernels().cpu_has("vnni") else "int32 kernels need AVX-512")
             else:
                 fns["int32"] = lambda: i32(x)
                 with torch.no_grad():
@@ -333,33 +382,53 @@ def run_latency_trial(trial: dict, dataset, keep_program: bool = False) -> dict:
         with torch.no_grad():
             for _ in range(max(3, min(rounds, 10))):
                 t = {}
-                prog.execute(x, graph, timings=t, threads=threads)
+                for xb, g in zip(xs, graphs):
+                    prog.execute(xb, g, timings=t, threads=threads)
                 stage_runs.append(t)
-            env = prog.execute(x, graph, trace=True, threads=threads)
+            envs = [prog.execute(xb, g, trace=True, threads=threads) for xb, g in zip(xs, graphs)]
+            rates = roofline.probe(prog.backend, threads, roofline.row_widths(prog, envs))
     finally:
         torch.set_num_threads(old_threads)
     st = {name: stats(s) for name, s in samples.items()}
     med = {name: s["median"] for name, s in st.items()}
     pyg_best = min(v for k, v in med.items() if k.startswith("pyg")) if any(k.startswith("pyg") for k in med) else None
+    alternatives_timed = {k: v for k, v in med.items() if k in USER_ALTERNATIVES}
+    fastest = min(alternatives_timed, key=alternatives_timed.get) if alternatives_timed else None
+    stage_names = sorted({k for t in stage_runs for k in t})
+    stages = {k: statistics.median(t.get(k, 0.0) for t in stage_runs) for k in stage_names}
+    limits = roofline.stage_limits(prog, list(zip(envs, graphs)), rates)
     metrics = {
-        "backend": prog.backend, "threads": threads, "num_nodes": int(data.num_nodes),
-        "num_edges": int(data.edge_index.size(1)), "prepare_graph_s": prepare_s,
+        "backend": prog.backend, "threads": threads, "workload": described, "num_graphs": num_graphs(batches),
+        "num_nodes": sum(int(b.num_nodes) for b in batches),
+        "num_edges": sum(int(b.edge_index.size(1)) for b in batches), "prepare_graph_s": prepare_s,
         "median_s": med,
         "speedup": {**{f"vs_{k}": med[k] / med["int8"] for k in med if k != "int8"},
-                    **({"vs_pyg_best": pyg_best / med["int8"]} if pyg_best else {})},
+                    **({"vs_pyg_best": pyg_best / med["int8"]} if pyg_best else {}),
+                    **({"vs_fastest_alternative": med[fastest] / med["int8"]} if fastest else {})},
+        "fastest_alternative": fastest,
         "median_cpu_s": {k: statistics.median(v) for k, v in cpu_samples.items()},
         "speedup_cpu": {f"vs_{k}": statistics.median(v) / statistics.median(cpu_samples["int8"])
                         for k, v in cpu_samples.items() if k != "int8"},
-        "stages_s": {k: statistics.median(t.get(k, 0.0) for t in stage_runs)
-                     for k in sorted({k for t in stage_runs for k in t})},
-        "memory_bytes": memory_bytes(prog, graph, env, data),
+        "stages_s": stages,
+        "roofline": {"rates": rates, "limit_s": limits, "fraction_of_limit": roofline.fractions(limits, stages)},
+        "memory_bytes": memory_bytes(prog, graphs[0], envs[0], batches[0]),
         "stats": st,
-        "controls_skipped": ",".join(controls_skipped),
+        "controls_skipped": ",".join(skipped),
+        "skip_reasons": skipped,
         "precision": "; ".join(f"{op}: {p}" for op, p in prog.precision_report()),
     }
+    if not whole_graph:
+        metrics["graphs_per_s"] = {k: metrics["num_graphs"] / v for k, v in med.items()}
     if int32_equal is not None:
         metrics["int32_matches_int8"] = int32_equal
     result = {"metrics": metrics, "samples": samples}
     if keep_program:  # for pytest-benchmark: the program, its prepared graph and the input
-        result["program"] = (prog, graph, x)
+        result["program"] = (prog, graphs[0], xs[0])
     return result
+
+
+def _csr_adjacency(edge_index, n: int):
+    csr, _ = K.Csr.from_edges(edge_index[0], edge_index[1], n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.sparse_csr_tensor(csr.indptr, csr.indices.long(), torch.ones(csr.indices.numel()), (n, n))

@@ -178,6 +178,16 @@ def markdown_tables(summary: pd.DataFrame, gain: pd.DataFrame, failures: list[di
     if not latency.empty:
         parts.append("## Latency: medians over rounds (full statistics and raw samples in the records)\n\n" + tabulate(
             latency_table(latency), headers="keys", tablefmt="github", showindex=False, floatfmt=".3g"))
+        if "workload" in latency:
+            parts.append("Workloads: " + "; ".join(sorted({f"{r.dataset}: {r.workload}" for r in
+                                                          latency.itertuples()})) + ".")
+        stages = stage_table(latency)
+        if not stages.empty:
+            parts.append("### INT8 stages against this machine's limits (roofline probe in each trial)\n\n"
+                         + tabulate(stages, headers="keys", tablefmt="github", showindex=False, floatfmt=".3g"))
+        skipped = skipped_controls(latency)
+        if skipped:
+            parts.append("### Controls not timed\n\n" + "\n".join(f"- {line}" for line in skipped))
     if failures:
         rows = [[f["trial_id"], f["status"], f.get("error", "")] for f in failures]
         parts.append("## Failed or skipped trials\n\n" + tabulate(rows, headers=["trial", "status", "reason"],
@@ -228,17 +238,20 @@ def latency_frame(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-LATENCY_COLUMNS = {  # flattened metric -> column of the markdown table (seconds shown in ms)
-    "backend": "kernels", "median_s.int8": "INT8 ms", "median_s.pyg": "PyG ms", "median_s.pyg_csr": "PyG CSR ms",
-    "median_s.fp32": "FP32 same-structure ms", "median_s.int32": "INT32 ms", "speedup.vs_pyg": "× PyG",
-    "speedup.vs_pyg_csr": "× PyG CSR", "speedup.vs_fp32": "× FP32 same-structure", "speedup.vs_int32": "× INT32",
-    "stages_s.quantize_input": "quantize ms", "stages_s.gemm": "GEMM ms", "stages_s.spmm": "SpMM ms",
-    "stages_s.attention": "attention ms", "stages_s.requantize": "requantize ms", "memory_ratio": "INT8/FP32 memory",
+LATENCY_COLUMNS = {  # flattened metric -> column of the speed table (seconds shown in ms)
+    "backend": "kernels", "median_s.int8": "INT8 ms", "graphs_per_s.int8": "INT8 graphs/s",
+    "fastest_alternative": "fastest alternative", "speedup.vs_fastest_alternative": "× fastest",
+    "speedup.vs_pyg": "× PyG", "speedup.vs_pyg_csr": "× PyG CSR", "speedup.vs_pyg_compile": "× PyG compiled",
+    "speedup.vs_bf16": "× BF16", "speedup.vs_onnx_fp32": "× ORT FP32", "speedup.vs_onnx_int8": "× ORT INT8",
+    "speedup.vs_fp32": "× FP32 same-structure", "speedup.vs_int32": "× INT32", "memory_ratio": "INT8/FP32 memory",
 }
+STAGES = ("quantize_input", "gemm", "spmm", "attention", "requantize")
+STAGE_COLUMNS = {**{f"stages_s.{s}": f"{s} ms" for s in STAGES},
+                 **{f"roofline.fraction_of_limit.{s}": f"{s} % of limit" for s in STAGES}}
 
 
 def latency_table(latency: pd.DataFrame) -> pd.DataFrame:
-    """The readable subset of the latency metrics: medians, speed-ups, stages, memory."""
+    """The speed table: INT8 time (and graphs/s), the fastest alternative, INT8's speed-up over each control."""
     if latency.empty:
         return latency
     df = latency.copy()
@@ -247,9 +260,30 @@ def latency_table(latency: pd.DataFrame) -> pd.DataFrame:
     cols = [c for c in LATENCY_COLUMNS if c in df]
     out = df[["dataset", "arch", "bits", "threads"] + cols].copy()
     for c in cols:
-        if c.startswith(("median_s.", "stages_s.")):
+        if c.startswith("median_s."):
             out[c] = out[c] * 1000
     return out.rename(columns=LATENCY_COLUMNS)
+
+
+def stage_table(latency: pd.DataFrame) -> pd.DataFrame:
+    """Per stage: the INT8 program's time and the fraction of this machine's limit it reaches (the roofline)."""
+    cols = [c for c in STAGE_COLUMNS if c in latency]
+    if latency.empty or not cols:
+        return pd.DataFrame()
+    out = latency[["dataset", "arch", "threads"] + cols].copy()
+    for c in cols:
+        out[c] = out[c] * (1000 if c.startswith("stages_s.") else 100)
+    return out.rename(columns=STAGE_COLUMNS)
+
+
+def skipped_controls(latency: pd.DataFrame) -> list[str]:
+    """'dataset arch tN: control: reason' for every control a trial could not time."""
+    lines = []
+    for _, row in latency.iterrows():
+        for c in sorted(k for k in latency.columns if k.startswith("skip_reasons.")):
+            if isinstance(row[c], str) and row[c]:
+                lines.append(f"{row['dataset']} {row['arch']} t{row['threads']}: {c.split('.', 1)[1]}: {row[c]}")
+    return lines
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:

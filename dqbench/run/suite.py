@@ -29,8 +29,9 @@ TRAIN_DEFAULTS: dict[str, Any] = {
 TRAIN_TYPES = {"epochs": int, "lr": float, "weight_decay": float, "patience": int, "batch_size": int, "select": str,
                "lr_decay_step": int, "lr_decay_factor": float}
 SELECT_CHOICES = ("val_score", "val_loss", "last")
-LATENCY_DEFAULTS: dict[str, Any] = {"threads": [1], "rounds": 20, "warmup": 3, "controls": ["pyg", "fp32", "int32"]}
-LATENCY_TYPES = {"threads": list, "rounds": int, "warmup": int, "controls": list}
+LATENCY_DEFAULTS: dict[str, Any] = {"threads": [1], "rounds": 20, "warmup": 3, "controls": ["pyg", "fp32", "int32"],
+                                    "batch_size": 128}
+LATENCY_TYPES = {"threads": list, "rounds": int, "warmup": int, "controls": list, "batch_size": int}
 # the smallest value each numeric setting takes, and whether that value itself is allowed
 LOWER_BOUNDS = {"epochs": (1, True), "batch_size": (1, True), "patience": (0, True), "lr_decay_step": (0, True),
                 "lr": (0.0, False), "weight_decay": (0.0, True), "lr_decay_factor": (0.0, False),
