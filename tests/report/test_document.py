@@ -136,12 +136,16 @@ def test_partial_run_compares_matching_folds_only():
 
 
 def test_latency_table_shows_medians_stages_and_memory_in_ms():
-    from dqbench.report.document import latency_table
+    from dqbench.report.document import latency_table, skipped_controls, stage_table
 
     df = pd.DataFrame([{"dataset": "cora", "arch": "gat", "bits": 8, "threads": 1, "backend": "vnni",
                         "median_s.int8": 0.002, "median_s.fp32": 0.008, "speedup.vs_fp32": 4.0,
                         "stages_s.attention": 0.0005, "stages_s.gemm": 0.001,
+                        "roofline.fraction_of_limit.gemm": 0.4, "skip_reasons.bf16": "CPU lacks AVX512-BF16",
                         "memory_bytes.int8_total": 25, "memory_bytes.fp32_total": 100}])
     row = latency_table(df).iloc[0]
-    assert row["INT8 ms"] == pytest.approx(2.0) and row["attention ms"] == pytest.approx(0.5)
+    assert row["INT8 ms"] == pytest.approx(2.0)
     assert row["× FP32 same-structure"] == 4.0 and row["INT8/FP32 memory"] == 0.25
+    stages = stage_table(df).iloc[0]
+    assert stages["attention ms"] == pytest.approx(0.5) and stages["gemm % of limit"] == pytest.approx(40.0)
+    assert skipped_controls(df) == ["cora gat t1: bf16: CPU lacks AVX512-BF16"]
