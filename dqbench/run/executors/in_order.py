@@ -8,7 +8,6 @@ from dqbench.run.trial import DatasetCache, run_trial
 
 class InOrder:
     name = "in-order"
-    measures_latency = True
 
     def __init__(self, datasets: DatasetCache):
         self.datasets = datasets

@@ -12,7 +12,6 @@ class LocalPool:
     """``jobs`` spawned worker processes with ``threads`` torch threads each (default: the CPUs shared out)."""
 
     name = "local-pool"
-    measures_latency = False
 
     def __init__(self, root, jobs: int, threads: int | None, cpus: int):
         self.root, self.jobs = root, jobs

@@ -37,7 +37,6 @@ class RayCluster:
     """Runs accuracy trials as Ray tasks; see the module docstring."""
 
     name = "ray"
-    measures_latency = False
 
     def __init__(self, address: str | None = None, cpus_per_trial: int = 1, retries: int = DEFAULT_RETRIES,
                  cache: str | None = None, mirror: str | None = None):
@@ -65,7 +64,9 @@ class RayCluster:
                 if self.address:
                     ray.init(address=self.address, logging_level="error", log_to_driver=False)
                 else:
-                    ray.init(num_cpus=_local_cpus(), include_dashboard=False, logging_level="error",
+                    from dqbench.run.runner import available_cpus
+
+                    ray.init(num_cpus=available_cpus(), include_dashboard=False, logging_level="error",
                              log_to_driver=False, object_store_memory=LOCAL_OBJECT_STORE_BYTES)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 where = f"the Ray cluster at {self.address}" if self.address else "a local Ray instance"
@@ -167,13 +168,6 @@ def _failed(trial: TrialSpec, suite: SuiteSpec, error: str) -> dict:
 
     return {**make_record(trial, "failed", error=error, suite=suite.name),
             "method_version": method_version(trial.method.name)}
-
-
-def _local_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 def _one_line(exc: BaseException) -> str:
