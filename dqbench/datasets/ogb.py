@@ -55,10 +55,11 @@ ATOM_FEATURES = {"onehot": OneHotAtoms, "raw": FloatAtoms}
 
 def allow_pyg_pickles() -> None:
     """ogb 1.3.6 calls torch.load without weights_only=False; allow-list PyG's storage classes for torch >= 2.6."""
+    from torch_geometric.data import Data
     from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
     from torch_geometric.data.storage import GlobalStorage
 
-    torch.serialization.add_safe_globals([DataEdgeAttr, DataTensorAttr, GlobalStorage])
+    torch.serialization.add_safe_globals([Data, DataEdgeAttr, DataTensorAttr, GlobalStorage])
 
 
 def bce_loss(logits, y):

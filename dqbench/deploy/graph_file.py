@@ -69,9 +69,11 @@ def _load_pt(path: Path):
     from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
     from torch_geometric.data.storage import GlobalStorage
 
+    # Not the safe_globals context: leaving it removes the classes from the allow-list for everyone (PyG
+    # allow-lists Data at import, datasets rely on it). These are PyG's plain containers: allow-list them for good.
+    torch.serialization.add_safe_globals([Data, DataEdgeAttr, DataTensorAttr, GlobalStorage])
     try:
-        with torch.serialization.safe_globals([Data, DataEdgeAttr, DataTensorAttr, GlobalStorage]):
-            data = torch.load(path, weights_only=True)
+        data = torch.load(path, weights_only=True)
     except Exception as exc:  # any failure to read a user's file is that file's fault: say so in one line
         raise DQBenchError(f"{path} is not a readable PyG Data file ({_brief(exc)}); save one with "
                            "torch.save(data, path) or give an .npz") from None

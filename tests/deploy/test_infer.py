@@ -43,6 +43,19 @@ def test_pt_and_npz_give_the_same_predictions(model, tmp_path, capsys):
     assert "50 predictions" in capsys.readouterr().out
 
 
+def test_reading_a_graph_leaves_pyg_classes_allow_listed(tmp_path):
+    """Datasets (ogb's processed files) load with weights_only and need PyG's Data allow-listed afterwards too."""
+    from torch_geometric.data import Data
+
+    from dqbench.deploy.graph_file import read_graph
+
+    torch.save(Data(x=torch.randn(3, 12), edge_index=torch.tensor([[0, 1], [1, 2]])), tmp_path / "g.pt")
+    read_graph(tmp_path / "g.pt")
+    assert Data in torch.serialization.get_safe_globals()
+    torch.save(Data(x=torch.ones(1)), tmp_path / "again.pt")
+    assert isinstance(torch.load(tmp_path / "again.pt", weights_only=True), Data)
+
+
 @pytest.mark.parametrize("case, says", [
     ("features", "13 features per node; the model takes 12"),
     ("out of range", "outside 0..49"),
