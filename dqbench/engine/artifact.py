@@ -56,7 +56,8 @@ def save(prog: IntProgram, path: str | Path, source: dict | None = None) -> Path
         "format": FORMAT, "version": VERSION, "arch": prog.arch, "task": prog.task,
         "input": input_contract(prog), "output": prog.output,
         "ops": [{"type": type(op).__name__, "stage": op.stage, "precision": op.precision,
-                 **_encode_fields(op, f"ops.{i}", tensors)} for i, op in enumerate(prog.ops)],
+                 "widths": getattr(op, "widths", ""), **_encode_fields(op, f"ops.{i}", tensors)}
+                for i, op in enumerate(prog.ops)],
         "graph_spec": _encode(prog.graph_spec, "graph_spec", tensors),
         "notes": [list(n) for n in prog.notes],
         "source": source or {},
@@ -85,11 +86,12 @@ def load(path: str | Path, backend: str = "auto") -> IntProgram:
         ops = []
         for i, entry in enumerate(header["ops"]):
             cls = OP_TYPES[entry["type"]]
-            fields = {k: v for k, v in entry.items() if k not in ("type", "stage", "precision")}
+            fields = {k: v for k, v in entry.items() if k not in ("type", "stage", "precision", "widths")}
             missing = sorted({f.name for f in dataclasses.fields(cls) if f.init} - set(fields))
             if missing:
                 raise KeyError(f"op {i} ({entry['type']}) lacks {', '.join(missing)}")
             ops.append(cls(**_decode(fields, tensors, backend)))
+            ops[-1].widths = str(entry.get("widths", ""))
         prog = IntProgram(arch=header["arch"], task=header["task"], backend=backend, ops=ops,
                           output=header["output"], graph_spec=_decode(header["graph_spec"], tensors, backend),
                           notes=[tuple(n) for n in header["notes"]])

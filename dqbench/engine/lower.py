@@ -235,4 +235,18 @@ def lower(converted, backend: str = "auto") -> IntProgram:
 
     prog = _Lowerer(converted, K.resolve_backend(backend)).run()
     prog.contract = input_contract(prog)
+    for op in prog.ops:
+        op.widths = op_widths(op, converted)
     return prog
+
+
+def op_widths(op, converted) -> str:
+    """The bit widths an op reads and writes (mixed precision: each op has its own), e.g. "W4 x A8 -> A8"."""
+    acts = converted.activations
+
+    def width(key: str) -> str:
+        return "FP32" if key == "x" else f"A{acts[key].bits}" if key in acts else "?"
+
+    weight = converted.weights.get(f"{op.name}.lin.weight") if isinstance(op, GemmOp) else None
+    src = f"W{weight.qparams.bits} x {width(op.src)}" if weight is not None else width(op.src)
+    return f"{src} -> {width(op.dst)}"

@@ -127,6 +127,12 @@ class AttentionOp(Op):
         return self.att.tensors()
 
 
+def precision(op: Op) -> str:
+    """The op's arithmetic, with the widths it reads and writes when lowering recorded them."""
+    widths = getattr(op, "widths", "")
+    return f"{op.precision}; {widths}" if widths else op.precision
+
+
 class Workspace:
     """Output buffers of one program's ops, reused between calls while their shape and dtype stay the same."""
 
@@ -220,12 +226,12 @@ class IntProgram:
 
     def precision_report(self) -> list[tuple[str, str]]:
         """(op, precision) for every op, plus the notes of what stays in float."""
-        return [(f"{op.name} [{type(op).__name__[:-2].lower()}]", op.precision) for op in self.ops] + list(self.notes)
+        return [(f"{op.name} [{type(op).__name__[:-2].lower()}]", precision(op)) for op in self.ops] + list(self.notes)
 
     def weight_bytes(self) -> int:
         return sum(t.numel() * t.element_size() for op in self.ops for t in op.tensors())
 
     def __repr__(self) -> str:
         lines = [f"IntProgram({self.arch}, task={self.task}, backend={self.backend}, output={self.output!r})"]
-        lines += [f"  {op.name}: {type(op).__name__} {op.src} -> {op.dst} ({op.precision})" for op in self.ops]
+        lines += [f"  {op.name}: {type(op).__name__} {op.src} -> {op.dst} ({precision(op)})" for op in self.ops]
         return "\n".join(lines)

@@ -69,7 +69,9 @@ def bf16(module: PygModule):
 
 
 class OnnxControl:
-    """ONNX Runtime sessions of the PyG model, one per batch shape (the exported graph fixes the graph count)."""
+    """ONNX Runtime sessions of the PyG model, one per batch: the TorchScript export fixes the node, edge and graph
+    counts it traced (exported with dynamic axes, a second batch's outputs were wrong). Their memory arenas are
+    off: a workload's sessions each kept arenas for their batch (REDDIT-BINARY's 32 sessions went past 24 GB)."""
 
     def __init__(self, module: PygModule, inputs: list[tuple], threads: int, int8: bool):
         import onnxruntime as ort
@@ -80,25 +82,28 @@ class OnnxControl:
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.log_severity_level = 3  # errors only: its shape-inference notes on PyG's scatter are harmless
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.sessions, self.feeds = [], []
+        if len(inputs) > 1:
+            opts.enable_cpu_mem_arena, opts.enable_mem_pattern = False, False
+        self.runs = []
         for i, args in enumerate(inputs):
             path = Path(self.dir.name) / f"b{i}.onnx"
             tensors = [a for a in args if isinstance(a, torch.Tensor)]  # the graph count is fixed in the export
             names = ["x", "edge_index", "batch"][:len(tensors)]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                fixed = module if len(tensors) == len(args) else _FixedCount(module, args[-1])
+                # eval(): the exporter restores the wrapper's mode afterwards, recursively (a new module is in
+                # training mode, which switched the PyG control it wraps to training too)
+                fixed = module if len(tensors) == len(args) else _FixedCount(module, args[-1]).eval()
                 torch.onnx.export(fixed, tuple(tensors), str(path), dynamo=False, input_names=names,
-                                  output_names=["out"],
-                                  opset_version=17)
+                                  output_names=["out"], opset_version=17)
             feed = {name: a.numpy() for name, a in zip(names, tensors)}
             if int8:
                 path = _quantized(path, feed)
-            self.sessions.append(ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"]))
-            self.feeds.append(feed)
+            self.runs.append((ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"]), feed))
+            path.unlink()
 
     def __call__(self):
-        return [s.run(None, f)[0] for s, f in zip(self.sessions, self.feeds)]
+        return [s.run(None, f)[0] for s, f in self.runs]
 
 
 class _FixedCount(torch.nn.Module):

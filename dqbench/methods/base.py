@@ -15,6 +15,7 @@ from torch import nn
 from dqbench.quant.converted import FP32_BITS, ConvertedModel, convert_model
 from dqbench.quant.observers import MomentumObserver, Observer
 from dqbench.quant.qparams import check_bits
+from dqbench.quant.role_bits import bits_for, check_role_bits
 from dqbench.quant.quantizer import FakeQuantize
 
 
@@ -24,8 +25,13 @@ class Method:
     name = "?"
     version = "1"  # raise it when a change alters what the method trains or converts: compare says "not comparable"
 
-    def __init__(self, bits: int = 8):
+    def __init__(self, bits: int = 8, role_bits: dict | None = None):
         self.bits = check_bits(bits)
+        self.role_bits = check_role_bits(role_bits)
+
+    def bits_for(self, point) -> int:
+        """The width at quantization point ``point``: ``role_bits``' entry for it or its role, else ``bits``."""
+        return bits_for(self.role_bits, self.bits, point.path, point.role)
 
     @property
     def is_quantized(self) -> bool:
@@ -45,6 +51,17 @@ class Method:
     def convert(self, model) -> ConvertedModel:
         """The frozen description of the trained model for the integer engine."""
         return convert_model(model, self.name, self.bits if self.is_quantized else FP32_BITS)
+
+    def penalty(self, model):
+        """A term added to the training loss (a memory or size penalty), or None."""
+        return None
+
+    def end_epoch(self, model, epoch: int, epochs: int) -> None:
+        """Called after each training epoch (e.g. to end a search phase)."""
+
+    def selectable(self, epoch: int, epochs: int) -> bool:
+        """Whether the model after ``epoch`` may be kept by model selection (False during a search phase)."""
+        return True
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(bits={self.bits})"

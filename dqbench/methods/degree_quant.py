@@ -66,8 +66,9 @@ class DegreeQuant(Method):
     def __init__(self, bits: int = 8, p_min: float | None = None, p_max: float | None = None,
                  tail: float | None = None, momentum: float | None = None, sample_size: int = 8192,
                  masking: bool = True, percentile: bool = True, clip_grad: bool = True, input_tail: float = 0.0,
-                 edge_tail: float | None = None, observe_protected: bool = False, clamp_protected: bool = False):
-        super().__init__(bits)
+                 edge_tail: float | None = None, observe_protected: bool = False, clamp_protected: bool = False,
+                 role_bits: dict | None = None):
+        super().__init__(bits, role_bits)
         lo, hi = _defaults(self.bits, DEFAULT_P)
         self.p_min = lo if p_min is None else float(p_min)
         self.p_max = hi if p_max is None else float(p_max)
@@ -102,20 +103,21 @@ class DegreeQuant(Method):
         data.dq_prob = protection_probability(in_degree, self.p_min, self.p_max)
         return data
 
-    def _activation(self, kind: str, role: str = ""):
+    def _activation(self, kind: str, role: str = "", bits: int | None = None):
+        bits = self.bits if bits is None else bits
         if not self.percentile:
             momentum = QAT_MOMENTUM if self.momentum is None else self.momentum
-            quantizer = momentum_quantizer(self.bits, kind, momentum, self.backward)
+            quantizer = momentum_quantizer(bits, kind, momentum, self.backward)
         else:
             tail = self.input_tail if (role, kind) == ("input", "node") else self.edge_tail if kind == "edge" \
                 else self.tail
             observer = PercentileObserver(tail, self.momentum, self.sample_size)
-            quantizer = activation_quantizer(self.bits, kind, observer, self.backward)
+            quantizer = activation_quantizer(bits, kind, observer, self.backward)
         quantizer.observe_protected, quantizer.clamp_protected = self.observe_protected, self.clamp_protected
         return quantizer
 
     def prepare(self, model):
-        fill_roles(model, lambda p: weight_quantizer(self.bits, self.backward) if p.kind == "param"
-                   else self._activation(p.kind, p.role))
+        fill_roles(model, lambda p: weight_quantizer(self.bits_for(p), self.backward) if p.kind == "param"
+                   else self._activation(p.kind, p.role, self.bits_for(p)))
         model.protector = sample_protection if self.masking else None
         return model

@@ -14,12 +14,12 @@ class QAT(Method):
     name = "qat"
     version = "1"
 
-    def __init__(self, bits: int = 8, momentum: float = QAT_MOMENTUM):
-        super().__init__(bits)
+    def __init__(self, bits: int = 8, momentum: float = QAT_MOMENTUM, role_bits: dict | None = None):
+        super().__init__(bits, role_bits)
         self.momentum = momentum
         momentum_quantizer(self.bits, "node", momentum)  # validates momentum now, not mid-run
 
     def prepare(self, model):
-        fill_roles(model, lambda p: weight_quantizer(self.bits) if p.kind == "param"
-                   else momentum_quantizer(self.bits, p.kind, self.momentum))
+        fill_roles(model, lambda p: weight_quantizer(self.bits_for(p)) if p.kind == "param"
+                   else momentum_quantizer(self.bits_for(p), p.kind, self.momentum))
         return model

@@ -49,24 +49,68 @@ class ConvertedModel:
         return int(size + 8 * len(self.activations))
 
     def avg_bits(self) -> float:
-        """Parameter-weighted average bit width over all stored tensors (float ones count 32)."""
+        """Parameter-weighted average bit width over all stored tensors (float ones count 32); the activations'
+        average, weighted by elements, is ``activation_profile``'s."""
         quantized = sum(w.values.numel() for w in self.weights.values())
         bits = sum(w.values.numel() * w.qparams.bits for w in self.weights.values())
         floats = sum(v.numel() for v in self._float_params().values())
         return (bits + FP32_BITS * floats) / max(quantized + floats, 1)
 
-    def bitops(self) -> float:
+    def bitops(self, input_bits: dict[str, int] | None = None) -> float:
         """Estimated BitOPs per row of the dense layers: sum over linear weights of MACs x weight bits x input
-        bits (input bits = the model's activation bits; 32 for float layers). Aggregation is not counted."""
+        bits; ``input_bits`` (from ``activation_profile``) gives each linear's own input width, else the model's
+        activation bits (32 for float layers). Aggregation is not counted."""
         total = 0.0
         for name, value in self.float_state.items():
             if not name.endswith(WEIGHT_SUFFIX):
                 continue
             if name in self.weights:
-                total += value.numel() * self.weights[name].qparams.bits * min(self.bits, FP32_BITS)
+                a_bits = (input_bits or {}).get(name) or min(self.bits, FP32_BITS)
+                total += value.numel() * self.weights[name].qparams.bits * a_bits
             else:
                 total += value.numel() * FP32_BITS * FP32_BITS
         return total
+
+    @torch.no_grad()
+    def activation_profile(self, batches) -> tuple[float, dict[str, int]]:
+        """One pass of the simulated model over ``batches``: the average activation width weighted by the
+        elements each activation point quantizes (unfilled points count 32), and each linear's input width
+        (the width of the last activation quantized before it)."""
+        from dqbench.archs.base import Identity, QLinear
+        from dqbench.quant.quantizer import FixedQuantize
+
+        model = self.simulate()
+        elements: dict[int, int] = {}
+        last: list = [None]
+        inputs: dict[str, int] = {}
+
+        def seen(bits):
+            def hook(module, args, out):
+                elements[bits] = elements.get(bits, 0) + args[0].numel()
+                last[0] = bits
+            return hook
+
+        def reads(key):
+            def hook(module, args):  # a pre-hook: must return None (a value would replace the inputs)
+                inputs.setdefault(key, last[0])
+            return hook
+
+        hooks = []
+        for name, mod in model.named_modules():
+            if isinstance(mod, (FixedQuantize, Identity)) and not name.endswith("quant.weight"):
+                hooks.append(mod.register_forward_hook(seen(mod.qp.bits if isinstance(mod, FixedQuantize)
+                                                             else FP32_BITS)))
+            elif isinstance(mod, QLinear):
+                hooks.append(mod.register_forward_pre_hook(reads(f"{name}{WEIGHT_SUFFIX}")))
+        try:
+            for batch in batches:
+                model(batch)
+        finally:
+            for h in hooks:
+                h.remove()
+        total = sum(elements.values())
+        avg = sum(b * n for b, n in elements.items()) / total if total else float(FP32_BITS)
+        return avg, {k: v for k, v in inputs.items() if v is not None}
 
     def simulate(self):
         """The fake-quantized model in eval mode: what the integer engine must reproduce."""

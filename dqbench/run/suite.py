@@ -324,6 +324,7 @@ def load_suite(path: str | Path) -> SuiteSpec:
     for m in methods:
         for b in m.bits:
             _instantiate_method(sp, m, b)
+    _check_point_bits(sp, methods, archs)
     exclude = raw.get("exclude", [])
     _check_exclude(sp, exclude, {
         "dataset": [d.label for d in datasets], "arch": [a.label for a in archs],
@@ -350,6 +351,28 @@ def _instantiate_method(path: str, entry: Entry, bits: int) -> None:
         _fail(path, f"method '{entry.label}' at {bits} bits: {exc}")
     except (TypeError, ValueError) as exc:
         _fail(path, f"method '{entry.label}' at {bits} bits: {exc}")
+
+
+def _check_point_bits(path: str, methods: list[Entry], archs: list[Entry]) -> None:
+    """A method's ``role_bits`` keys that name one quantization point ('path:role') must exist in each arch
+    (node or graph task), checked on small instances of the archs before any trial."""
+    from dqbench.quant.role_bits import check_points
+    from dqbench.registry import ARCHS
+
+    per_point = [m for m in methods if any(":" in str(k) for k in (m.kwargs.get("role_bits") or {}))]
+    for a in archs if per_point else []:
+        points = set()
+        for task in ("node", "graph"):
+            try:
+                model = ARCHS.get(a.name)(in_channels=4, out_channels=2, task=task, **a.kwargs)
+            except (DQBenchError, TypeError, ValueError):
+                continue
+            points |= {f"{p.path}:{p.role}" for p in model.quant_points()}
+        for m in per_point:
+            try:
+                check_points(m.kwargs["role_bits"], points, a.label)
+            except DQBenchError as exc:
+                _fail(path, f"method '{m.label}': {exc}")
 
 
 def _excluded(suite: SuiteSpec, d: Entry, a: Entry, m: Entry, bits: int) -> bool:

@@ -24,11 +24,17 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def with_penalty(loss: torch.Tensor, method, model) -> torch.Tensor:
+    """The task loss plus the method's penalty term (a size or memory penalty), if it has one."""
+    extra = method.penalty(model)
+    return loss if extra is None else loss + extra
+
+
 class _NodeTask:
     """Full-batch training on one graph with boolean split masks."""
 
     def __init__(self, dataset, split, method):
-        self.dataset = dataset
+        self.dataset, self.method = dataset, method
         self.data = method.transform(copy.copy(split.data))
         self.masks = {"train": split.train, "val": split.val, "test": split.test}
 
@@ -37,7 +43,7 @@ class _NodeTask:
         opt.zero_grad()
         mask = self.masks["train"]
         out = model(self.data)[mask]
-        loss = self.dataset.loss(out, self.data.y[mask])
+        loss = with_penalty(self.dataset.loss(out, self.data.y[mask]), self.method, model)
         loss.backward()
         opt.step()
         if on_step is not None:
@@ -58,6 +64,9 @@ class _NodeTask:
     def calibration_batches(self):
         return [self.data]
 
+    def profile_batches(self):
+        return [self.data]
+
 
 class _GraphTask:
     """Mini-batch training over lists of graphs."""
@@ -65,7 +74,7 @@ class _GraphTask:
     def __init__(self, dataset, split, method, batch_size: int, generator: torch.Generator):
         from torch_geometric.loader import DataLoader
 
-        self.dataset = dataset
+        self.dataset, self.method = dataset, method
         parts = {"train": split.train, "val": split.val, "test": split.test}
         self.graphs = {k: [method.transform(g) for g in v] for k, v in parts.items()}
         self.train_loader = DataLoader(self.graphs["train"], batch_size=batch_size, shuffle=True, generator=generator)
@@ -77,7 +86,7 @@ class _GraphTask:
         for batch in self.train_loader:
             opt.zero_grad()
             out = model(batch)
-            loss = self.dataset.loss(out, batch.y)
+            loss = with_penalty(self.dataset.loss(out, batch.y), self.method, model)
             loss.backward()
             opt.step()
             if on_step is not None:
@@ -102,6 +111,9 @@ class _GraphTask:
 
     def calibration_batches(self):
         return list(self.train_loader)
+
+    def profile_batches(self):
+        return self.eval_loaders["test"]
 
 
 def make_task(dataset, split, method, train: dict, seed: int):
@@ -137,9 +149,12 @@ def fit(model, dataset, split, method, train: dict, seed: int,
         epoch_times.append(time.perf_counter() - t0)
         if sched is not None:
             sched.step()
+        method.end_epoch(model, epoch, train["epochs"])
         val = task.evaluate(model, parts=("val",))
         key = {"val_score": val["val"], "val_loss": -val["val_loss"], "last": epoch}[select]
-        if best is None or key > best:
+        if not method.selectable(epoch, train["epochs"]):
+            pass  # a search phase: its models are not candidates, and patience does not run
+        elif best is None or key > best:
             best, best_epoch, since_best = key, epoch, 0
             best_state = copy.deepcopy(model.state_dict())
         else:
@@ -161,10 +176,14 @@ def fit(model, dataset, split, method, train: dict, seed: int,
         "epoch_time_s": sum(epoch_times) / max(len(epoch_times), 1),
         "model_size_bytes": converted.size_bytes(), "avg_bits": converted.avg_bits(),
     }
+    input_bits = None
+    profile = getattr(converted, "activation_profile", None)
+    if callable(profile):
+        metrics["act_avg_bits"], input_bits = profile(task.profile_batches())
     bitops = getattr(converted, "bitops", None)
     if callable(bitops):
         try:
-            metrics["bitops"] = bitops()
+            metrics["bitops"] = bitops(input_bits) if input_bits else bitops()
         except TypeError:
             pass
     metrics["quantized"] = converted.bits != FP32_BITS

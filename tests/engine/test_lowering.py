@@ -56,7 +56,8 @@ def make_graph(kind: str, num_features: int = 12, seed: int = 0):
     return Data(x=x, edge_index=ei, num_nodes=n)
 
 
-def converted_model(arch: str, data, bits: int, method: str = "ptq", task: str = "node", seed: int = 0, **kw):
+def converted_model(arch: str, data, bits: int, method: str = "ptq", task: str = "node", seed: int = 0,
+                    role_bits: dict | None = None, **kw):
     torch.manual_seed(seed)
     model = ARCHS.get(arch)(in_channels=data.x.size(1), out_channels=5, task=task, hidden=16, **kw)
     if arch == "gin":  # non-trivial BatchNorm statistics
@@ -66,7 +67,7 @@ def converted_model(arch: str, data, bits: int, method: str = "ptq", task: str =
                 mod.running_var.uniform_(0.5, 2.0)
                 mod.weight.data.uniform_(0.5, 1.5)
                 mod.bias.data.uniform_(-0.2, 0.2)
-    m = METHODS.get(method)(bits=bits)
+    m = METHODS.get(method)(bits=bits, **({"role_bits": role_bits} if role_bits else {}))
     data = m.transform(data)
     model = m.prepare(model)
     if method == "ptq":
@@ -155,6 +156,26 @@ def test_engine_matches_simulation(graph, arch, bits):
     conv = converted_model(arch, data, bits, **({"heads": 4} if arch == "gat" else {}))
     for backend in K.runnable_backends():
         check_against_simulation(conv, data, backend)
+
+
+MIXED = {"weight": 4, "linear": 6, "aggregate": 8, "update": 5, "message": 3, "attention": 7, "convs.1:input": 3}
+
+
+@pytest.mark.parametrize("arch", ["gcn", "gin", "gat"])
+@pytest.mark.parametrize("method", ["ptq", "degree_quant"])
+def test_mixed_precision_matches_simulation(arch, method):
+    """Per-role and per-layer widths (2-8 bits per op) lower bit-exactly; each op reports its own widths."""
+    data = make_graph("powerlaw", seed=2)
+    conv = converted_model(arch, data, 8, method=method, role_bits=MIXED, **({"heads": 2} if arch == "gat" else {}))
+    assert {w.qparams.bits for w in conv.weights.values()} == {4}
+    assert conv.activations["convs.1:input"].bits == 3 and conv.activations["convs.0:input"].bits == 8
+    for backend in K.runnable_backends():
+        prog = check_against_simulation(conv, data, backend)
+    report = dict(prog.precision_report())
+    if arch == "gin":  # the MLP reads the 8-bit aggregate, then its own 6-bit output; the last GEMM writes the next 3-bit input
+        assert "W4 x A8 -> A6" in report["convs.0.lin1 [gemm]"] and "W4 x A6 -> A3" in report["convs.0.lin2 [gemm]"]
+    else:  # layer 0 reads the 8-bit input (the default), layer 1 its 3-bit input
+        assert "W4 x A8 -> A6" in report["convs.0.lin [gemm]"] and "W4 x A3 -> A6" in report["convs.1.lin [gemm]"]
 
 
 @pytest.mark.parametrize("arch", ["gcn", "gin", "gat"])

@@ -38,18 +38,24 @@ def test_onnx_fp32_and_int8_compute_the_pyg_model(arch):
 
 
 def test_graph_task_batches_are_exported_with_their_readout():
+    """Batches of different sizes (a session each) give the module's outputs."""
     pytest.importorskip("onnxruntime", reason="the onnx extra is not installed: pip install -e '.[onnx]'")
     from torch_geometric.data import Batch
 
     dataset = DATASETS.get("synthetic-graphs")(num_graphs=30, num_folds=3, seed=0)
     module, _ = module_for("gin", dataset)
-    batch = Batch.from_data_list(list(dataset.split(0).test)[:5])
-    args = (batch.x, batch.edge_index, batch.batch, int(batch.num_graphs))
+    graphs = list(dataset.split(0).test)
+    batches = [Batch.from_data_list(graphs[i:i + n]) for i, n in ((0, 4), (4, 4), (8, 2))]
+    args = [(b.x, b.edge_index, b.batch, int(b.num_graphs)) for b in batches]
+    assert len({int(b.num_nodes) for b in batches}) == 3
+    fn, reason = alternatives.onnx(module, args, threads=1, int8=False)
+    assert reason is None and not module.training  # the export leaves the PyG control in eval mode
+    outs = fn()
+    assert len(outs) == 3
     with torch.no_grad():
-        ref = module(*args)
-    fn, reason = alternatives.onnx(module, [args], threads=1, int8=False)
-    assert reason is None
-    assert torch.allclose(torch.from_numpy(fn()[0]), ref, atol=1e-4) and ref.shape == (5, dataset.out_channels)
+        for out, a in zip(outs, args):
+            ref = module(*a)
+            assert torch.allclose(torch.from_numpy(out), ref, atol=1e-4) and ref.shape == (a[-1], dataset.out_channels)
 
 
 def test_bf16_says_why_where_the_cpu_lacks_it(monkeypatch):

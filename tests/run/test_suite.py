@@ -255,3 +255,21 @@ def test_select_is_checked_in_every_train_table(tmp_path):
                     '[[methods]]\nname = "fp32"\ntrain = { select = "bogus" }\n')
     with pytest.raises(DQBenchError, match="select must be one of"):
         load_suite(path)
+
+
+@pytest.mark.parametrize("role_bits, message", [
+    ("{ weights = 4 }", "method 'qat' at 8 bits: role_bits key 'weights': unknown role"),
+    ("{ weight = 9 }", "role_bits 'weight' = 9: use an integer from 2 to 8"),
+    ("{ aggregate = 1 }", "role_bits 'aggregate' = 1: use an integer from 2 to 8"),
+    ('{ "convs.5:aggregate" = 4 }', "method 'qat': role_bits key 'convs.5:aggregate': gcn has no such quantization"),
+    ("4", "role_bits must be a table"),
+])
+def test_mixed_precision_entries_are_refused_before_any_trial(tmp_path, role_bits, message):
+    assert message in _refused(tmp_path, BASE.replace("bits = [8, 4]", f"bits = [8, 4]\nrole_bits = {role_bits}"))
+
+
+def test_mixed_precision_entries_load(tmp_path):
+    text = BASE.replace("bits = [8, 4]", 'bits = [8, 4]\nrole_bits = { weight = 4, "convs.1:aggregate" = 2 }')
+    trials = expand(load_suite(_suite(tmp_path, text)))
+    qat = [t for t in trials if t.method.name == "qat"]
+    assert qat and all(t.method.kwargs["role_bits"] == {"weight": 4, "convs.1:aggregate": 2} for t in qat)
