@@ -30,6 +30,15 @@ def protection_probability(in_degree: torch.Tensor, p_min: float, p_max: float) 
     return (p_min + (p_max - p_min) * rank / max(n - 1, 1)).clamp_(p_min, p_max)
 
 
+def with_protection_probability(data, p_min: float, p_max: float):
+    """A shallow copy of ``data`` with ``dq_prob``, each node's protection probability from its in-degree rank."""
+    from torch_geometric.utils import degree
+
+    data = data.clone()
+    data.dq_prob = protection_probability(degree(data.edge_index[1], data.num_nodes), p_min, p_max)
+    return data
+
+
 def sample_protection(data) -> torch.Tensor:
     """The training-time protective mask: node i is protected with probability ``data.dq_prob[i]``."""
     prob = getattr(data, "dq_prob", None)
@@ -94,14 +103,7 @@ class DegreeQuant(Method):
 
     def transform(self, data):
         """A shallow copy of ``data`` with ``dq_prob``: each node's protection probability from its in-degree rank."""
-        if not self.masking:
-            return data
-        from torch_geometric.utils import degree
-
-        data = data.clone()
-        in_degree = degree(data.edge_index[1], data.num_nodes)
-        data.dq_prob = protection_probability(in_degree, self.p_min, self.p_max)
-        return data
+        return with_protection_probability(data, self.p_min, self.p_max) if self.masking else data
 
     def _activation(self, kind: str, role: str = "", bits: int | None = None):
         bits = self.bits if bits is None else bits

@@ -152,6 +152,8 @@ def convert_model(model, method: str, bits: int) -> ConvertedModel:
         observer = getattr(quantizer, "observer", None)
         if observer is not None and not bool(observer.initialized):
             continue
+        if not bool(getattr(quantizer, "initialized", True)):  # a learned quantizer that never saw values
+            continue
         qp = quantizer.qparams()
         if point.kind == "param":
             codes = quantize(weight, qp.scale, qp.zero_point, qp.qmin, qp.qmax)

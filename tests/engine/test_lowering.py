@@ -107,7 +107,7 @@ def code_diff(engine_val, sim_codes, key, conv):
     return (engine_val.float().view(sim_codes.shape) - sim_codes).abs()
 
 
-def check_against_simulation(conv, data, backend):
+def check_against_simulation(conv, data, backend, off_by_one: float = 0.01):
     prog = lower(conv, backend=backend)
     codes, logits = simulated_codes(conv, data)
     graph = prog.prepare(data)
@@ -138,7 +138,8 @@ def check_against_simulation(conv, data, backend):
                 assert diff.max().item() == 0, f"{op.name} {kind} -> {op.dst} not exact"
             else:
                 assert diff.max().item() <= 1.0 + 1e-4, f"{op.name} {kind} -> {op.dst}: off by {diff.max().item()}"
-                assert (diff > 0.5).float().mean().item() <= 0.01, f"{op.name} -> {op.dst}: too many off-by-one"
+                rate = (diff > 0.5).float().mean().item()
+                assert rate <= off_by_one, f"{op.name} -> {op.dst}: {rate:.2%} off by one"
     assert checked >= len(prog.ops) - 2
     out = prog.run(data)
     step = prog.ops[-1].req.out_float.scale
@@ -176,6 +177,52 @@ def test_mixed_precision_matches_simulation(arch, method):
         assert "W4 x A8 -> A6" in report["convs.0.lin1 [gemm]"] and "W4 x A6 -> A3" in report["convs.0.lin2 [gemm]"]
     else:  # layer 0 reads the 8-bit input (the default), layer 1 its 3-bit input
         assert "W4 x A8 -> A6" in report["convs.0.lin [gemm]"] and "W4 x A3 -> A6" in report["convs.1.lin [gemm]"]
+
+
+@pytest.mark.parametrize("arch", ["gcn", "gin", "gat"])
+@pytest.mark.parametrize("bits", [8, 4])
+def test_learned_step_models_match_simulation(arch, bits):
+    """LSQ's symmetric learned steps (zero point 0) lower like any other qparams."""
+    data = make_graph("powerlaw", seed=4)
+    conv = converted_model(arch, data, bits, method="lsq", **({"heads": 2} if arch == "gat" else {}))
+    assert all(qp.zero_point == 0 for qp in conv.activations.values())
+    for backend in K.runnable_backends():
+        check_against_simulation(conv, data, backend)
+
+
+@pytest.mark.parametrize("arch", ["gcn", "gin", "gat"])
+def test_searched_widths_match_simulation(arch):
+    """A MixQ model after its search (random choices per point among 2, 4, 8 bits) lowers bit-exactly."""
+    from dqbench.methods.mixq import mix_quantizers
+
+    data = make_graph("powerlaw", seed=5)
+    torch.manual_seed(3)
+    m = METHODS.get("mixq")(bits=8)
+    model = m.prepare(ARCHS.get(arch)(in_channels=12, out_channels=5, task="node", hidden=16,
+                                      **({"heads": 2} if arch == "gat" else {})))
+    model.train()
+    with torch.no_grad():
+        model(data)
+        for q in mix_quantizers(model):
+            q.alpha.normal_()
+    conv = m.convert(model.eval())
+    assert len({qp.bits for qp in conv.activations.values()}) > 1
+    for backend in K.runnable_backends():
+        check_against_simulation(conv, data, backend, off_by_one=0.01 if arch != "gat" else TIED_ATTENTION)
+
+
+# GAT whose linear output has 2 bits: its attention logits take a few values, so softmax coefficients often sit
+# exactly on a rounding boundary (two equal neighbours: 1/2, 1/3), where the float32 simulation and the engine's
+# fixed-point softmax round the tie apart. Measured on this graph: 1.5% (layer 0) and 5.4% (layer 1) of the
+# coefficients lie within 1e-4 of a .5 tie; up to 4.4% end one code apart, never more.
+TIED_ATTENTION = 0.06
+
+
+def test_two_bit_gat_logits_differ_by_at_most_one_code_at_ties():
+    data = make_graph("powerlaw", seed=5)
+    conv = converted_model("gat", data, 8, role_bits={"attention": 2, "linear": 2}, heads=2)
+    for backend in K.runnable_backends():
+        check_against_simulation(conv, data, backend, off_by_one=TIED_ATTENTION)
 
 
 @pytest.mark.parametrize("arch", ["gcn", "gin", "gat"])

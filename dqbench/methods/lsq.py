@@ -1,0 +1,41 @@
+"""LSQ (Esser et al., ICLR 2020): every role fake-quantized from the first step with a learned step size
+(``dqbench.quant.lsq``); optionally with Degree-Quant's in-degree-aware protective masks (``masking = true``)."""
+
+from __future__ import annotations
+
+from dqbench.errors import DQBenchError
+from dqbench.methods.base import Method, fill_roles, signed_for
+from dqbench.methods.degree_quant import DEFAULT_P, sample_protection, with_protection_probability
+from dqbench.quant.lsq import LsqQuantize
+from dqbench.registry import METHODS
+
+
+@METHODS.register("lsq")
+class LSQ(Method):
+    """Learned step size quantization for weights and activations (symmetric; unsigned at edge-kind points).
+    ``masking``: protect nodes during training with Degree-Quant's probabilities (``p_min``/``p_max``, default the
+    paper's for the bit width); every node is quantized at inference."""
+
+    name = "lsq"
+    version = "1"
+
+    def __init__(self, bits: int = 8, masking: bool = False, p_min: float | None = None,
+                 p_max: float | None = None, role_bits: dict | None = None):
+        super().__init__(bits, role_bits)
+        if not isinstance(masking, bool):
+            raise DQBenchError(f"lsq masking must be true or false, got {masking!r}")
+        lo, hi = DEFAULT_P[8] if self.bits >= 8 else DEFAULT_P[4]
+        self.masking = masking
+        self.p_min = lo if p_min is None else float(p_min)
+        self.p_max = hi if p_max is None else float(p_max)
+        if not 0.0 <= self.p_min <= self.p_max <= 1.0:
+            raise DQBenchError(f"lsq needs 0 <= p_min <= p_max <= 1, got p_min={self.p_min}, p_max={self.p_max}")
+
+    def transform(self, data):
+        """With masking: a shallow copy of ``data`` with each node's protection probability (``dq_prob``)."""
+        return with_protection_probability(data, self.p_min, self.p_max) if self.masking else data
+
+    def prepare(self, model):
+        fill_roles(model, lambda p: LsqQuantize(self.bits_for(p), signed=signed_for(p.kind)))
+        model.protector = sample_protection if self.masking else None
+        return model

@@ -1,0 +1,78 @@
+"""Learned step size quantization (Esser et al., ICLR 2020): a symmetric quantizer whose step ``s`` is a trained
+parameter.
+
+    v_bar = round(clip(v / s, -Q_N, Q_P)),  v_hat = v_bar * s
+
+Gradients: d v_hat / d v = 1 inside the range, 0 outside (STE); d v_hat / d s = round(v/s) - v/s inside,
+-Q_N below and Q_P above, times the gradient scale g = 1 / sqrt(N * Q_P). The step starts at
+s = 2 * mean|v| / sqrt(Q_P) on the first values seen. N is the number of elements the quantizer sees in a
+forward (weights: all of them; activations: the batch's; the paper's per-example feature count has no clear
+meaning for one full graph). Edge-kind points (non-negative) use unsigned codes: Q_N = 0, Q_P = 2^b - 1.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from dqbench.quant.qparams import EPS, QParams, as_float32, check_bits, int_range
+
+
+def scale_gradient(x: torch.Tensor, g: float) -> torch.Tensor:
+    """``x`` in the forward pass, its gradient multiplied by ``g`` in the backward pass."""
+    return (x - x * g).detach() + x * g
+
+
+def round_ste(x: torch.Tensor) -> torch.Tensor:
+    """Round half to even forward, identity backward."""
+    return (torch.round(x) - x).detach() + x
+
+
+def lsq(x: torch.Tensor, step: torch.Tensor, qmin: int, qmax: int, g: float) -> torch.Tensor:
+    """The LSQ fake quantization of ``x`` with step ``step`` (gradients as in the module docstring)."""
+    s = scale_gradient(step.clamp(min=EPS), g)
+    return round_ste(torch.clamp(x / s, qmin, qmax)) * s
+
+
+class LsqQuantize(nn.Module):
+    """An LSQ quantizer for one quantization point, called as ``quantizer(x, protect=None)``.
+
+    Training: the unprotected rows are fake-quantized with the learned step, protected rows (Degree-Quant's
+    masks, when the method uses them) pass through; the step is initialised on the first unprotected values.
+    Eval: every row is quantized. Before initialisation values pass through."""
+
+    def __init__(self, bits: int, signed: bool = True):
+        super().__init__()
+        self.bits = check_bits(bits)
+        self.signed = bool(signed)
+        self.qmin, self.qmax = int_range(self.bits, self.signed)
+        self.step = nn.Parameter(torch.ones(()))
+        self.register_buffer("initialized", torch.tensor(False))
+
+    @torch.no_grad()
+    def _init(self, x: torch.Tensor) -> None:
+        mean = float(x.detach().abs().mean()) if x.numel() else 0.0
+        self.step.fill_(max(2.0 * mean / math.sqrt(self.qmax), EPS))
+        self.initialized.fill_(True)
+
+    def qparams(self) -> QParams:
+        return QParams(scale=as_float32(max(float(self.step), EPS)), zero_point=0, bits=self.bits,
+                       signed=self.signed)
+
+    def forward(self, x: torch.Tensor, protect: torch.Tensor | None = None) -> torch.Tensor:
+        protect = protect if self.training else None
+        if not bool(self.initialized):
+            if not self.training:
+                return x
+            self._init(x if protect is None else x[~protect])
+        g = 1.0 / math.sqrt(max(x.numel(), 1) * self.qmax)
+        out = lsq(x, self.step, self.qmin, self.qmax, g)
+        if protect is not None:
+            keep = protect.view(-1, *([1] * (x.dim() - 1)))
+            out = torch.where(keep, x, out)
+        return out
+
+    def extra_repr(self) -> str:
+        return f"bits={self.bits}, signed={self.signed}"
