@@ -15,8 +15,8 @@ from torch import nn
 from dqbench.quant.converted import FP32_BITS, ConvertedModel, convert_model
 from dqbench.quant.observers import MomentumObserver, Observer
 from dqbench.quant.qparams import check_bits
-from dqbench.quant.role_bits import bits_for, check_role_bits
 from dqbench.quant.quantizer import FakeQuantize
+from dqbench.quant.role_bits import bits_for, check_role_bits
 
 
 class Method:

@@ -173,7 +173,7 @@ def test_mixed_precision_matches_simulation(arch, method):
     for backend in K.runnable_backends():
         prog = check_against_simulation(conv, data, backend)
     report = dict(prog.precision_report())
-    if arch == "gin":  # the MLP reads the 8-bit aggregate, then its own 6-bit output; the last GEMM writes the next 3-bit input
+    if arch == "gin":  # the MLP reads the 8-bit aggregate, then its 6-bit output; lin2 writes the next 3-bit input
         assert "W4 x A8 -> A6" in report["convs.0.lin1 [gemm]"] and "W4 x A6 -> A3" in report["convs.0.lin2 [gemm]"]
     else:  # layer 0 reads the 8-bit input (the default), layer 1 its 3-bit input
         assert "W4 x A8 -> A6" in report["convs.0.lin [gemm]"] and "W4 x A3 -> A6" in report["convs.1.lin [gemm]"]
