@@ -11,8 +11,8 @@ from torch import nn
 from dqbench.archs.linear import linear
 from dqbench.archs.rows import scatter_rows
 from dqbench.errors import DQBenchError
+from dqbench.quant.role_bits import ROLES
 
-ROLES = ("input", "weight", "linear", "message", "aggregate", "update", "attention")
 KINDS = ("node", "edge", "param", "graph")
 POOLS = ("sum", "mean")
 

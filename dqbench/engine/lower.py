@@ -41,6 +41,11 @@ class _Lowerer:
         if qp is None:
             raise LoweringError(f"op '{key}' is not quantized; the integer engine needs every role of the model "
                                 "quantized (use a quantization method, not fp32)")
+        if not isinstance(qp, QParams):
+            raise LoweringError(
+                f"op '{key}' has a step and width per node (A2Q); the engine's kernels take one scale per tensor "
+                "(or per output channel): an aggregation of neighbours with different steps cannot accumulate "
+                "their codes in one int32 sum, and no per-row requantization op exists yet")
         if qp.bits > 8:
             raise LoweringError(f"op '{key}' uses {qp.bits} bits; the integer engine supports 2-8 bits")
         if node and not qp.signed and qp.bits == 8:

@@ -72,22 +72,32 @@ class ConvertedModel:
         return total
 
     @torch.no_grad()
-    def activation_profile(self, batches) -> tuple[float, dict[str, int]]:
+    def activation_profile(self, batches) -> tuple[float, dict[str, float]]:
         """One pass of the simulated model over ``batches``: the average activation width weighted by the
         elements each activation point quantizes (unfilled points count 32), and each linear's input width
-        (the width of the last activation quantized before it)."""
-        from dqbench.archs.base import Identity, QLinear
+        (the width of the last activation quantized before it; per-row widths: their mean)."""
+        from dqbench.quant.a2q import FixedRowQuantize
         from dqbench.quant.quantizer import FixedQuantize
 
         model = self.simulate()
-        elements: dict[int, int] = {}
+        totals = [0.0, 0]  # bits x elements, elements
         last: list = [None]
-        inputs: dict[str, int] = {}
+        inputs: dict[str, float] = {}
 
         def seen(bits):
             def hook(module, args, out):
-                elements[bits] = elements.get(bits, 0) + args[0].numel()
-                last[0] = bits
+                x = args[0]
+                if isinstance(module, FixedRowQuantize):  # a width per row
+                    per_row = x[0].numel() if x.numel() else 0
+                    row_bits = module.element_bits(x).double()
+                    b_el, n = float(row_bits.sum()) * per_row, x.numel()
+                    width = b_el / n if n else None
+                else:
+                    b_el, n, width = float(bits * x.numel()), x.numel(), bits
+                totals[0] += b_el
+                totals[1] += n
+                if width is not None:
+                    last[0] = width
             return hook
 
         def reads(key):
@@ -96,24 +106,26 @@ class ConvertedModel:
             return hook
 
         hooks = []
-        for name, mod in model.named_modules():
-            if isinstance(mod, (FixedQuantize, Identity)) and not name.endswith("quant.weight"):
+        for point in model.quant_points():
+            if point.kind == "param":  # the layer owning the weight: what it reads is its input
+                owner = model.get_submodule(point.path)
+                hooks.append(owner.register_forward_pre_hook(reads(f"{point.path}{WEIGHT_SUFFIX}")))
+            else:  # filled or not (an unfilled point passes 32-bit values)
+                mod = model.get_quantizer(point.path, point.role)
                 hooks.append(mod.register_forward_hook(seen(mod.qp.bits if isinstance(mod, FixedQuantize)
-                                                             else FP32_BITS)))
-            elif isinstance(mod, QLinear):
-                hooks.append(mod.register_forward_pre_hook(reads(f"{name}{WEIGHT_SUFFIX}")))
+                                                            else FP32_BITS)))
         try:
             for batch in batches:
                 model(batch)
         finally:
             for h in hooks:
                 h.remove()
-        total = sum(elements.values())
-        avg = sum(b * n for b, n in elements.items()) / total if total else float(FP32_BITS)
+        avg = totals[0] / totals[1] if totals[1] else float(FP32_BITS)
         return avg, {k: v for k, v in inputs.items() if v is not None}
 
     def simulate(self):
         """The fake-quantized model in eval mode: what the integer engine must reproduce."""
+        from dqbench.quant.a2q import FixedRowQuantize, RowQParams
         from dqbench.quant.quantizer import FixedQuantize
         from dqbench.registry import ARCHS
 
@@ -123,7 +135,7 @@ class ConvertedModel:
         model.load_state_dict(state)
         for key, qp in self.activations.items():
             path, role = key.rsplit(":", 1)
-            model.set_quantizer(path, role, FixedQuantize(qp))
+            model.set_quantizer(path, role, FixedRowQuantize(qp) if isinstance(qp, RowQParams) else FixedQuantize(qp))
         for name, w in self.weights.items():
             model.set_quantizer(name[: -len(WEIGHT_SUFFIX)], "weight", FixedQuantize(w.qparams))
         return model.eval()

@@ -21,8 +21,8 @@ from dqbench.quant.qparams import EPS, QParams, as_float32, check_bits, int_rang
 
 
 def scale_gradient(x: torch.Tensor, g: float) -> torch.Tensor:
-    """``x`` in the forward pass, its gradient multiplied by ``g`` in the backward pass."""
-    return (x - x * g).detach() + x * g
+    """``x`` in the forward pass (exactly: the added term is 0), its gradient multiplied by ``g`` backward."""
+    return x.detach() + (x - x.detach()) * g
 
 
 def round_ste(x: torch.Tensor) -> torch.Tensor:

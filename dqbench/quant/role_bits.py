@@ -7,9 +7,10 @@ checked when the method is built (roles, 2-8 bits) and against each arch when a 
 
 from __future__ import annotations
 
-from dqbench.archs.base import ROLES
 from dqbench.errors import DQBenchError
 from dqbench.quant.qparams import MAX_BITS, MIN_BITS
+
+ROLES = ("input", "weight", "linear", "message", "aggregate", "update", "attention")  # the archs' roles
 
 
 def check_role_bits(role_bits) -> dict[str, int]:
