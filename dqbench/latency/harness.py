@@ -41,22 +41,31 @@ def stats(samples: list[float]) -> dict:
             "median": statistics.median(s), "iqr": q[2] - q[0], "rounds": len(s)}
 
 
-def measure(fns: dict, rounds: int, warmup: int, cpu: dict | None = None) -> dict[str, list[float]]:
+MIN_ROUNDS = 3  # what a time budget still leaves: a median of three
+
+
+def measure(fns: dict, rounds: int, warmup: int, cpu: dict | None = None,
+            max_seconds: float = 0.0) -> dict[str, list[float]]:
     """Wall seconds of every callable, ``rounds`` times, interleaved round-robin so machine noise hits all alike.
     If ``cpu`` is given it receives the process CPU seconds of the same calls (robust to being descheduled on a
-    shared machine; summed over threads)."""
+    shared machine; summed over threads). ``max_seconds`` > 0: stop after the round that passes this much timed
+    time, but not before MIN_ROUNDS rounds (whole-dataset workloads take minutes per round)."""
     with torch.no_grad():
         for _ in range(max(warmup, 0)):
             for fn in fns.values():
                 fn()
         samples = {name: [] for name in fns}
-        for _ in range(rounds):
+        spent = 0.0
+        for r in range(rounds):
             for name, fn in fns.items():
                 c0, t0 = time.process_time(), time.perf_counter()
                 fn()
                 samples[name].append(time.perf_counter() - t0)
+                spent += samples[name][-1]
                 if cpu is not None:
                     cpu.setdefault(name, []).append(time.process_time() - c0)
+            if max_seconds > 0 and spent >= max_seconds and r + 1 >= min(MIN_ROUNDS, rounds):
+                break
     return samples
 
 
@@ -377,7 +386,7 @@ def run_latency_trial(trial: dict, dataset, keep_program: bool = False) -> dict:
                 with torch.no_grad():
                     int32_equal = bool(torch.equal(i32(x), prog.execute(x, graph, threads=threads)))
         cpu_samples: dict = {}
-        samples = measure(fns, rounds, warmup, cpu_samples)
+        samples = measure(fns, rounds, warmup, cpu_samples, float(trial.get("max_seconds") or 0.0))
         stage_runs = []
         with torch.no_grad():
             for _ in range(max(3, min(rounds, 10))):

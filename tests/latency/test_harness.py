@@ -76,3 +76,14 @@ def test_fp32_control_computes_the_pyg_model(dataset, arch):
         want = forward(data.x.float(), data.edge_index)
         got = f32(data.x.float().contiguous())
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_a_time_budget_stops_after_three_rounds_and_rounds_stay_the_most():
+    import time as clock
+
+    from dqbench.latency.harness import measure
+
+    slow = {"a": lambda: clock.sleep(0.02), "b": lambda: None}
+    assert [len(v) for v in measure(slow, rounds=10, warmup=0, max_seconds=0.001).values()] == [3, 3]
+    assert [len(v) for v in measure(slow, rounds=2, warmup=0, max_seconds=0.001).values()] == [2, 2]
+    assert [len(v) for v in measure(slow, rounds=5, warmup=0, max_seconds=0).values()] == [5, 5]
