@@ -13,6 +13,7 @@ from dqbench.report.fit_table import fit_frame, fit_markdown
 from dqbench.report.labels import CELL_KEYS as KEYS
 from dqbench.report.labels import fmt_bits, fmt_mean_std, fmt_mean_std_n, method_rank
 from dqbench.report.paired import fmt_interval, paired_columns, paired_diff, select
+from dqbench.report.pareto import PARETO_HEADERS, mixed_precision, pareto_frame, pareto_rows, plot_pareto
 from dqbench.report.plots import plot_accuracy, plot_gains
 from dqbench.report.replicates import MAX_REPLICATES, replicate_markdown
 from dqbench.report.variants import variant_frame, variant_rows
@@ -48,7 +49,8 @@ def accuracy_frame(records: list[dict]) -> pd.DataFrame:
             "dataset_name": c.get("dataset_name", c["dataset"]), "arch_name": c.get("arch_name", c["arch"]),
             "method_name": c.get("method_name", c["method"]),
             "seed": c["seed"], "fold": c["fold"], "test": 100 * m["test"], "val": 100 * m["val"],
-            "train": 100 * m["train"], "avg_bits": m.get("avg_bits"), "model_size_bytes": m.get("model_size_bytes"),
+            "train": 100 * m["train"], "avg_bits": m.get("avg_bits"), "act_avg_bits": m.get("act_avg_bits"),
+            "engine": m.get("engine"), "model_size_bytes": m.get("model_size_bytes"),
             "bitops": m.get("bitops"), "epoch_time_s": m.get("epoch_time_s"), "best_epoch": m.get("best_epoch"),
             "train_settings": _kv(c.get("train", {})),
         })
@@ -62,8 +64,10 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     g = df.groupby(KEYS, sort=False)
     out = g["test"].agg(["mean", "std", "count"]).rename(columns={"count": "n"})
-    for col in ("avg_bits", "model_size_bytes", "bitops", "epoch_time_s"):
-        out[col] = g[col].mean()
+    for col in ("avg_bits", "act_avg_bits", "model_size_bytes", "bitops", "epoch_time_s"):
+        out[col] = pd.to_numeric(g[col].mean(), errors="coerce") if col in df else math.nan
+    out["engine"] = g["engine"].agg(lambda v: next((x for x in v if isinstance(x, str)), None)) \
+        if "engine" in df else None
     out = out.reset_index()
     # n = 1 leaves std undefined (NaN): printed as "–", never as a spread of 0
     fp32 = out[out["method"] == "fp32"].set_index(["dataset", "arch"])
@@ -109,12 +113,21 @@ def gains(summary: pd.DataFrame, df: pd.DataFrame | None = None, method: str = "
                  "gain_n", "gain_partial", "epoch_time_ratio"]].reset_index()
 
 
+def _bits_cell(*values) -> str:
+    shown = [f"{float(v):.2f}" for v in values if v is not None and pd.notna(v)]
+    return " / ".join(shown)
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
 def anchor_table(summary: pd.DataFrame, anchors_path: Path | None) -> pd.DataFrame:
     """Our figure beside each published anchor of the same cell, with the difference."""
     if summary.empty or anchors_path is None or not Path(anchors_path).exists():
         return pd.DataFrame()
     anchors = pd.read_csv(anchors_path)
-    ours = summary[KEYS + ["mean", "std", "n"]]
+    ours = summary[KEYS + ["mean", "std", "n"] + [c for c in ("avg_bits", "act_avg_bits") if c in summary]]
     both = anchors.merge(ours, on=KEYS, suffixes=("_anchor", ""))
     if both.empty:
         return both
@@ -170,10 +183,12 @@ def markdown_tables(summary: pd.DataFrame, gain: pd.DataFrame, failures: list[di
               "Differences paired over the seeds/folds both ran, with Student-t 95% intervals.")
     if anchors is not None and not anchors.empty:
         rows = [[r.dataset, r.arch, r.method, fmt_bits(r.bits), fmt_mean_std_n(r["mean"], r["std"], r["n"]),
-                 fmt_mean_std(r.mean_anchor, r.std_anchor), f"{r['diff']:+.2f}", r.source]
+                 _bits_cell(r.get("avg_bits"), r.get("act_avg_bits")), fmt_mean_std(r.mean_anchor, r.std_anchor),
+                 _bits_cell(r.get("anchor_bits")), f"{r['diff']:+.2f}", r.source, _text(r.get("protocol"))]
                 for _, r in anchors.iterrows()]
         parts.append("## Against published figures\n\n" + tabulate(
-            rows, headers=["dataset", "arch", "method", "bits", "ours", "published", "diff", "source"],
+            rows, headers=["dataset", "arch", "method", "bits", "ours", "our avg bits (w / act)", "published",
+                           "published bits", "diff", "source", "where the protocol differs"],
             tablefmt="github", disable_numparse=True))
     if not latency.empty:
         parts.append("## Latency: medians over rounds (full statistics and raw samples in the records)\n\n" + tabulate(
@@ -359,6 +374,16 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None, command
         df.to_csv(out / "trials.csv", index=False)
         plot_accuracy(summary, out / "accuracy.png")
         body += "\n![accuracy by method and bit width](accuracy.png)\n"
+    front = pareto_frame(summary)
+    if not front.empty and mixed_precision(front):
+        body += ("\n## Accuracy against bits: the Pareto front per dataset × arch\n\n" + tabulate(
+            pareto_rows(front), headers=PARETO_HEADERS, tablefmt="github", disable_numparse=True)
+            + "\n\nOn the front: no other cell of the same dataset and arch scores at least as high with at most as "
+              "many average weight bits (one of the two strictly). Activation bits: weighted by the elements each "
+              "activation point quantizes in one pass over the test split. INT8 engine: whether the integer "
+              "engine lowers the trained model (its latency depends on the arch, graph and widths, not on the "
+              "weights: see `reports/latency`), or why not.\n\n![accuracy against bits](pareto.png)\n")
+        plot_pareto(summary, out / "pareto.png")
     if not gain.empty:
         gain.to_csv(out / "gains.csv", index=False)
         plot_gains(gain, out / "gains.png")

@@ -10,7 +10,7 @@ import pandas as pd
 from dqbench.report.labels import fmt_bits, method_rank
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -21,7 +21,7 @@ def _pyplot():
 
 def plot_accuracy(summary: pd.DataFrame, path: Path) -> None:
     """Grouped bars of test score by method and bit width, one panel per dataset x arch, with std error bars."""
-    plt = _pyplot()
+    plt = pyplot()
     summary = summary.assign(std=summary["std"].fillna(0.0))  # n = 1: no error bar
     panels = list(summary.groupby(["dataset", "arch"], sort=False))
     cols = min(3, len(panels))
@@ -54,7 +54,7 @@ def plot_accuracy(summary: pd.DataFrame, path: Path) -> None:
 def plot_gains(gain: pd.DataFrame, path: Path) -> None:
     """Bars of Degree-Quant minus naive QAT (points) per dataset / arch, one bar per bit width, with the paired
     95% interval as error bars where the gain frame has one."""
-    plt = _pyplot()
+    plt = pyplot()
     cells = list(dict.fromkeys(zip(gain["dataset"], gain["arch"])))
     bits = sorted(gain["bits"].unique(), reverse=True)
     width = 0.8 / max(len(bits), 1)
