@@ -362,6 +362,14 @@ def run_latency_trial(trial: dict, dataset, keep_program: bool = False) -> dict:
                 skipped["fp32"] = "same-structure FP32 kernels need AVX-512 (and the compiled core)"
             else:
                 fns["fp32"] = lambda: f32(x)
+        onnx_limit = int(trial.get("onnx_max_edges") or 0)
+        largest = max(int(b.edge_index.size(1)) for b in batches)
+        if onnx_limit and largest > onnx_limit:
+            for name in ("onnx_fp32", "onnx_int8"):
+                if name in wanted:
+                    skipped[name] = (f"a batch of {largest:,} edges is above [latency] onnx_max_edges "
+                                     f"({onnx_limit:,}): the exported scatter materialises every message")
+            wanted = [w for w in wanted if w not in ("onnx_fp32", "onnx_int8")]
         for name, build in (("pyg_compile", lambda: alternatives.compiled(module)),
                             ("bf16", lambda: alternatives.bf16(module)),
                             ("onnx_fp32", lambda: alternatives.onnx(module, inputs, threads, int8=False)),

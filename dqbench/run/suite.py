@@ -30,13 +30,14 @@ TRAIN_TYPES = {"epochs": int, "lr": float, "weight_decay": float, "patience": in
                "lr_decay_step": int, "lr_decay_factor": float}
 SELECT_CHOICES = ("val_score", "val_loss", "last")
 LATENCY_DEFAULTS: dict[str, Any] = {"threads": [1], "rounds": 20, "warmup": 3, "controls": ["pyg", "fp32", "int32"],
-                                    "batch_size": 128, "max_seconds": 0.0}
+                                    "batch_size": 128, "max_seconds": 0.0, "onnx_max_edges": 1_000_000}
 LATENCY_TYPES = {"threads": list, "rounds": int, "warmup": int, "controls": list, "batch_size": int,
-                 "max_seconds": float}
+                 "max_seconds": float, "onnx_max_edges": int}
 # the smallest value each numeric setting takes, and whether that value itself is allowed
 LOWER_BOUNDS = {"epochs": (1, True), "batch_size": (1, True), "patience": (0, True), "lr_decay_step": (0, True),
                 "lr": (0.0, False), "weight_decay": (0.0, True), "lr_decay_factor": (0.0, False),
-                "rounds": (1, True), "warmup": (0, True), "max_seconds": (0.0, True)}
+                "rounds": (1, True), "warmup": (0, True), "max_seconds": (0.0, True),
+                "onnx_max_edges": (0, True)}
 COMPARE_DEFAULTS: dict[str, Any] = {"accuracy_tolerance": 0.01, "latency_tolerance": 0.10, "alpha": 0.05}
 COMPARE_TYPES = {"accuracy_tolerance": float, "latency_tolerance": float, "alpha": float}
 QUICK_EPOCHS = 2

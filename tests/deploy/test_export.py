@@ -51,9 +51,10 @@ def infer_in_new_process(model: Path, graph: Path, out: Path) -> np.ndarray:
 
 @pytest.mark.slow
 def test_every_committed_latency_model_round_trips_through_a_new_process(tmp_path, data_root, real_root):
-    real_root("Planetoid/Cora")
+    for folder in ("Planetoid/Cora", "Planetoid/CiteSeer", "ogb/ogbg_molhiv", "TUDataset/REDDIT-BINARY"):
+        real_root(folder)
     ids = latency_models()
-    assert len(ids) == 6  # GCN, GIN, GAT on Cora and on the 170k-node graph
+    assert len(ids) == 15  # GCN, GIN, GAT on Cora, CiteSeer, the 170k-node graph, ogbg-molhiv and REDDIT-BINARY
     for trial_id in ids:
         done = export_trial(LATENCY_RUN, trial_id, tmp_path / f"{trial_id}.dqb", data_root)
         prog = done["program"]

@@ -87,3 +87,13 @@ def test_a_time_budget_stops_after_three_rounds_and_rounds_stay_the_most():
     assert [len(v) for v in measure(slow, rounds=10, warmup=0, max_seconds=0.001).values()] == [3, 3]
     assert [len(v) for v in measure(slow, rounds=2, warmup=0, max_seconds=0.001).values()] == [2, 2]
     assert [len(v) for v in measure(slow, rounds=5, warmup=0, max_seconds=0).values()] == [5, 5]
+
+
+def test_onnx_controls_skip_above_their_edge_limit(dataset):
+    pytest.importorskip("onnxruntime", reason="the onnx extra is not installed: pip install -e '.[onnx]'")
+    result = run_latency_trial(trial("gcn", rounds=1, warmup=0, controls=["pyg", "onnx_fp32", "onnx_int8"],
+                                     onnx_max_edges=100), dataset)
+    reasons = result["metrics"]["skip_reasons"]
+    assert "onnx_fp32" not in result["samples"] and "above [latency] onnx_max_edges (100)" in reasons["onnx_int8"]
+    timed = run_latency_trial(trial("gcn", rounds=1, warmup=0, controls=["onnx_fp32"], onnx_max_edges=0), dataset)
+    assert "onnx_fp32" in timed["samples"]
