@@ -41,8 +41,8 @@ KEY_SETS = {
     "[train]": set(suite.TRAIN_DEFAULTS) | set(suite.TRAIN_TYPES),
     "[latency]": set(suite.LATENCY_DEFAULTS) | set(suite.LATENCY_TYPES),
     "[compare]": set(suite.COMPARE_DEFAULTS) | set(suite.COMPARE_TYPES),
-    # `bits` is read apart from ENTRY_KEYS in suite._entries (a [[methods]] key only)
-    "entry": set(suite.ENTRY_KEYS) | {"bits"},
+    # `bits` is read apart from ENTRY_KEYS in suite._entries (a [[methods]] key only), `sweep` by suite._swept
+    "entry": set(suite.ENTRY_KEYS) | {"bits", "sweep"},
     "[[exclude]]": set(suite.EXCLUDE_KEYS),
 }
 

@@ -188,7 +188,7 @@ def _entries(path: str, raw: dict, section: str, registry, reserved: tuple[str, 
     if not isinstance(items, list):
         _fail(path, f"'{section}' must be an array of tables ([[{section}]])")
     out, labels = [], set()
-    for i, item in enumerate(items):
+    for i, item in enumerate(_swept(path, section, items)):
         if isinstance(item, str):
             item = {"name": item}
         if not isinstance(item, dict) or "name" not in item:
@@ -226,6 +226,39 @@ def _entries(path: str, raw: dict, section: str, registry, reserved: tuple[str, 
             seeds = _seeds(path, item["seeds"], f"datasets.{label}.seeds")
         out.append(Entry(name=name, label=label, kwargs=kwargs, train=train, bits=bits, seeds=seeds))
     return tuple(out)
+
+
+def _swept(path: str, section: str, items: list) -> list:
+    """Entries with a ``sweep`` table ({option: [values]}) become one entry per combination of the values, each
+    labelled ``<label>_<option><value>...`` (a table value: its keys and values, ':' written '.')."""
+    import itertools
+
+    out = []
+    for item in items:
+        if not isinstance(item, dict) or "sweep" not in item:
+            out.append(item)
+            continue
+        sweep, base = item["sweep"], {k: v for k, v in item.items() if k != "sweep"}
+        where = f"[[{section}]] '{item.get('label', item.get('name'))}': sweep"
+        if not isinstance(sweep, dict) or not sweep or not all(isinstance(v, list) and v for v in sweep.values()):
+            _fail(path, f"{where} must be a table of option = [values, ...], each list non-empty")
+        for key in sweep:
+            if key in ENTRY_KEYS or key == "bits" or key in base:
+                _fail(path, f"{where}: '{key}' cannot be swept here (bits are a list already; an option is given "
+                            "either in the entry or in its sweep)")
+        for values in itertools.product(*sweep.values()):
+            chosen = dict(zip(sweep, values))
+            suffix = "_".join(f"{k}{_sweep_text(v)}" for k, v in chosen.items())
+            out.append({**base, **chosen, "label": f"{base.get('label', base.get('name'))}_{suffix}"})
+    return out
+
+
+def _sweep_text(value: Any) -> str:
+    if isinstance(value, dict):
+        return "-".join(f"{str(k).replace(':', '.')}{_sweep_text(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return "-".join(_sweep_text(v) for v in value)
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _method_bits(path: str, name: str, bits: Any) -> tuple[int, ...]:

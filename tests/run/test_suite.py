@@ -273,3 +273,25 @@ def test_mixed_precision_entries_load(tmp_path):
     trials = expand(load_suite(_suite(tmp_path, text)))
     qat = [t for t in trials if t.method.name == "qat"]
     assert qat and all(t.method.kwargs["role_bits"] == {"weight": 4, "convs.1:aggregate": 2} for t in qat)
+
+
+def test_a_sweep_makes_one_labelled_entry_per_value(tmp_path):
+    text = BASE.replace('name = "qat"\nbits = [8, 4]', 'name = "qat"\nbits = [8]\nsweep = { momentum = [0.01, 0.1] }')
+    text += '\n[[methods]]\nname = "degree_quant"\nbits = [8]\nsweep = { role_bits = [{ weight = 4 }, ' \
+            '{ "convs.1:aggregate" = 6, weight = 2 }] }\n'
+    trials = expand(load_suite(_suite(tmp_path, text)))
+    labels = sorted({t.method.label for t in trials})
+    assert labels == ["degree_quant_role_bitsconvs.1.aggregate6-weight2", "degree_quant_role_bitsweight4", "fp32",
+                      "qat_momentum0.01", "qat_momentum0.1"]
+    assert {t.method.kwargs.get("momentum") for t in trials if t.method.name == "qat"} == {0.01, 0.1}
+
+
+@pytest.mark.parametrize("sweep, message", [
+    ("sweep = { momentum = [] }", "sweep must be a table of option = [values, ...]"),
+    ("sweep = [1, 2]", "sweep must be a table"),
+    ("momentum = 0.1\nsweep = { momentum = [0.01] }", "'momentum' cannot be swept here"),
+    ("sweep = { bits = [4] }", "'bits' cannot be swept here"),
+    ("sweep = { momentum = [2.0] }", "momentum must be a number in (0, 1]"),
+])
+def test_bad_sweeps_are_refused(tmp_path, sweep, message):
+    assert message in _refused(tmp_path, BASE.replace("bits = [8, 4]", f"bits = [8, 4]\n{sweep}"))
