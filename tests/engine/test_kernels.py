@@ -48,7 +48,7 @@ def naive_spmm(x, x_zp, src, dst, w, rows, heads):
     return acc.index_add_(0, dst, msg)
 
 
-@pytest.mark.parametrize("F", [1, 13, 64, 128, 200, 300])
+@pytest.mark.parametrize("F", [1, 13, 40, 48, 64, 128, 200, 300])
 @pytest.mark.parametrize("heads", [0, 1, 4, 8, 16])
 def test_spmm_paths_agree(F, heads):
     if heads > 1 and F % heads:

@@ -210,9 +210,66 @@ AVX512 void epi_avx512(const Epi& e, int64_t i, const int32_t* acc, int c0, int 
 }
 #endif
 
+#if DQ_X86
+AVX2F inline __m256 quant8(__m256 v, float qs, float zp, float lo, float hi) {
+  __m256 r = _mm256_round_ps(_mm256_div_ps(v, _mm256_set1_ps(qs)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  r = _mm256_add_ps(r, _mm256_set1_ps(zp));
+  return _mm256_min_ps(_mm256_max_ps(r, _mm256_set1_ps(lo)), _mm256_set1_ps(hi));
+}
+
+// The epilogue eight columns at a time (the same IEEE ops in the same order as epi_scalar, so the same bits);
+// the table lookup and the store run per element, the columns past the last eight through epi_scalar.
+AVX2F void epi_avx2(const Epi& e, int64_t i, const int32_t* acc, int c0, int c1) {
+  const float* alpha = reinterpret_cast<const float*>(e.alpha);
+  const float* beta = reinterpret_cast<const float*>(e.beta);
+  const float* rdiv = reinterpret_cast<const float*>(e.row_div);
+  const int8_t* self = e.self_ && !e.self_i32 ? reinterpret_cast<const int8_t*>(e.self_) + i * e.self_stride
+                                               : nullptr;
+  const int32_t* self32 = e.self_ && e.self_i32 ? reinterpret_cast<const int32_t*>(e.self_) + i * e.self_stride
+                                                : nullptr;
+  const int8_t* lut = reinterpret_cast<const int8_t*>(e.lut);
+  const int c8 = c0 + (c1 - c0) / 8 * 8;
+  alignas(32) int32_t q8[8];
+  for (int c = c0; c < c8; c += 8) {
+    __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + c))),
+                             _mm256_loadu_ps(alpha + c));
+    if (rdiv) v = _mm256_div_ps(v, _mm256_set1_ps(rdiv[i]));
+    if (self || self32) {
+      __m256i sv = self ? _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(self + c)))
+                        : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(self32 + c));
+      __m256 sf = _mm256_sub_ps(_mm256_cvtepi32_ps(sv), _mm256_set1_ps(e.self_zp));
+      v = _mm256_add_ps(v, _mm256_mul_ps(sf, _mm256_set1_ps(e.self_scale)));
+    }
+    if (beta) v = _mm256_add_ps(v, _mm256_loadu_ps(beta + c));
+    if (e.relu) v = _mm256_max_ps(v, _mm256_setzero_ps());
+    __m256 q = quant8(v, e.qscale, e.qzp, e.qmin, e.qmax);
+    for (int s = 0; s < e.nsteps; ++s) {
+      __m256 x = _mm256_mul_ps(_mm256_sub_ps(q, _mm256_set1_ps(e.s_zp[s])), _mm256_set1_ps(e.s_scale[s]));
+      if (e.s_bias[s]) x = _mm256_add_ps(x, _mm256_loadu_ps(reinterpret_cast<const float*>(e.s_bias[s]) + c));
+      if (e.s_relu[s]) x = _mm256_max_ps(x, _mm256_setzero_ps());
+      q = quant8(x, e.s_qscale[s], e.s_qzp[s], e.s_qmin[s], e.s_qmax[s]);
+    }
+    _mm256_store_si256(reinterpret_cast<__m256i*>(q8), _mm256_cvtps_epi32(q));
+    for (int l = 0; l < 8; ++l) {
+      int qi = q8[l];
+      if (lut) qi = lut[static_cast<int64_t>(c + l) * 256 + static_cast<uint8_t>(qi)];
+      if (e.out_kind == OUT_I8) {
+        reinterpret_cast<int8_t*>(e.out)[i * e.out_stride + c + l] = static_cast<int8_t>(qi);
+      } else if (e.out_kind == OUT_I32) {
+        reinterpret_cast<int32_t*>(e.out)[i * e.out_stride + c + l] = qi;
+      } else {
+        reinterpret_cast<float*>(e.out)[i * e.out_stride + c + l] = (static_cast<float>(qi) - e.out_zp) * e.out_scale;
+      }
+    }
+  }
+  if (c8 < c1) epi_scalar(e, i, acc, c8, c1);
+}
+#endif
+
 inline void epi(Path p, const Epi& e, int64_t i, const int32_t* acc, int c0, int c1) {
 #if DQ_X86
   if (p == VNNI) return epi_avx512(e, i, acc, c0, c1);
+  if (p == AVX2) return epi_avx2(e, i, acc, c0, c1);
 #endif
   (void)p;
   epi_scalar(e, i, acc, c0, c1);
@@ -253,22 +310,84 @@ void spmm_row_scalar(const Csr& g, int64_t i, const int8_t* x, int64_t xs, int x
 }
 
 #if DQ_X86
+// Two edges at a time: both gathered rows widened to int16 and interleaved, so one vpmaddwd multiplies the two
+// edges' weights with one column each and adds both into that column's int32 lane; a chunk's accumulators (64
+// columns: 8 ymm) stay in registers while the row's edges stream, chunk after chunk (the rows stay in L1).
+// Unpacking interleaves within 128-bit lanes: per 16 columns, `lo` holds columns 0-3 | 8-11 and `hi` 4-7 | 12-15;
+// the store puts them back in order. Per-head weights (GAT) need whole heads of 16 columns.
 AVX2F void spmm_row_avx2(const Csr& g, int64_t i, const int8_t* x, int64_t xs, int x_zp, int F, int32_t* acc) {
-  if (g.H > 1 || F % 8) return spmm_row_scalar(g, i, x, xs, x_zp, F, acc);
-  std::fill(acc, acc + F, 0);
-  int32_t rs = 0;
-  for (int64_t e = g.indptr[i]; e < g.indptr[i + 1]; ++e) {
-    const int8_t* row = x + static_cast<int64_t>(g.indices[e]) * xs;
-    int32_t w = g.w ? g.w[e] : 1;
-    rs += w;
-    __m256i wv = _mm256_set1_epi32(w);
-    for (int c = 0; c < F; c += 8) {
-      __m256i r = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + c)));
-      __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + c));
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + c), _mm256_add_epi32(a, _mm256_mullo_epi32(r, wv)));
+  if (g.H > 1 && g.C % 16) return spmm_row_scalar(g, i, x, xs, x_zp, F, acc);
+  const int F16 = F - F % 16;  // columns past the last whole 16 (narrow outputs: 7 or 40 classes) run scalar
+  const int64_t beg = g.indptr[i], end = g.indptr[i + 1];
+  int32_t rs[64] = {0};
+  for (int64_t e = beg; e < end; ++e) {
+    if (!g.w) rs[0] += 1;
+    else for (int h = 0; h < g.H; ++h) rs[h] += g.w[e * g.H + h];
+  }
+  for (int c0 = 0; c0 < F16; c0 += 64) {
+    const int nb = std::min(4, (F16 - c0) / 16);
+    __m256i lo[4], hi[4];
+    for (int b = 0; b < 4; ++b) lo[b] = hi[b] = _mm256_setzero_si256();
+    for (int64_t e = beg; e < end; e += 2) {
+      const bool pair = e + 1 < end;
+      if (c0 == 0 && e + g_prefetch + 2 <= g.nnz) {
+        for (int t = g_prefetch; t < g_prefetch + 2; ++t) {
+          const char* p = reinterpret_cast<const char*>(x + static_cast<int64_t>(g.indices[e + t]) * xs);
+          _mm_prefetch(p, _MM_HINT_T0);
+          if (F > 64) _mm_prefetch(p + 64, _MM_HINT_T0);
+        }
+      }
+      const int8_t* r0 = x + static_cast<int64_t>(g.indices[e]) * xs + c0;
+      const int8_t* r1 = pair ? x + static_cast<int64_t>(g.indices[e + 1]) * xs + c0 : r0;
+      for (int b = 0; b < nb; ++b) {
+        const int h = g.H > 1 ? (c0 + 16 * b) / g.C : 0;
+        const int32_t w0 = g.w ? g.w[e * g.H + h] : 1;
+        const int32_t w1 = pair ? (g.w ? g.w[(e + 1) * g.H + h] : 1) : 0;
+        const __m256i wv = _mm256_set1_epi32(static_cast<int32_t>((static_cast<uint32_t>(w1) << 16) |
+                                                                  static_cast<uint32_t>(w0)));
+        const __m256i a = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r0 + 16 * b)));
+        const __m256i c = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r1 + 16 * b)));
+        lo[b] = _mm256_add_epi32(lo[b], _mm256_madd_epi16(_mm256_unpacklo_epi16(a, c), wv));
+        hi[b] = _mm256_add_epi32(hi[b], _mm256_madd_epi16(_mm256_unpackhi_epi16(a, c), wv));
+      }
+    }
+    for (int b = 0; b < nb; ++b) {
+      const int col = c0 + 16 * b;
+      const __m256i zp = _mm256_set1_epi32(x_zp * rs[g.H > 1 ? col / g.C : 0]);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + col),
+                          _mm256_sub_epi32(_mm256_permute2x128_si256(lo[b], hi[b], 0x20), zp));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + col + 8),
+                          _mm256_sub_epi32(_mm256_permute2x128_si256(lo[b], hi[b], 0x31), zp));
     }
   }
-  for (int c = 0; c < F; ++c) acc[c] -= x_zp * rs;
+  int F8 = F16;
+  if (F - F16 >= 8 && !(g.H > 1)) {  // one 8-column block (40 classes: 32 + 8), the same two-edge scheme in xmm
+    __m128i lo8 = _mm_setzero_si128(), hi8 = _mm_setzero_si128();
+    for (int64_t e = beg; e < end; e += 2) {
+      const bool pair = e + 1 < end;
+      const int8_t* r0 = x + static_cast<int64_t>(g.indices[e]) * xs + F16;
+      const int8_t* r1 = pair ? x + static_cast<int64_t>(g.indices[e + 1]) * xs + F16 : r0;
+      const int32_t w0 = g.w ? g.w[e] : 1;
+      const int32_t w1 = pair ? (g.w ? g.w[e + 1] : 1) : 0;
+      const __m128i wv = _mm_set1_epi32(static_cast<int32_t>((static_cast<uint32_t>(w1) << 16) |
+                                                             static_cast<uint32_t>(w0)));
+      const __m128i a = _mm_cvtepi8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(r0)));
+      const __m128i c = _mm_cvtepi8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(r1)));
+      lo8 = _mm_add_epi32(lo8, _mm_madd_epi16(_mm_unpacklo_epi16(a, c), wv));
+      hi8 = _mm_add_epi32(hi8, _mm_madd_epi16(_mm_unpackhi_epi16(a, c), wv));
+    }
+    const __m128i zp = _mm_set1_epi32(x_zp * rs[0]);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(acc + F16), _mm_sub_epi32(lo8, zp));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(acc + F16 + 4), _mm_sub_epi32(hi8, zp));
+    F8 = F16 + 8;
+  }
+  for (int c = F8; c < F; ++c) {
+    int32_t sum = 0;
+    const int h = g.H > 1 ? c / g.C : 0;
+    for (int64_t e = beg; e < end; ++e)
+      sum += (g.w ? static_cast<int32_t>(g.w[e * g.H + h]) : 1) * x[static_cast<int64_t>(g.indices[e]) * xs + c];
+    acc[c] = sum - x_zp * rs[h];
+  }
 }
 
 // Four edges at a time: bytes of the four gathered rows are interleaved so that one vpdpbusd multiplies the
@@ -458,30 +577,69 @@ void gemm_rows_scalar(const Gemm& g, int64_t i0, int R, int32_t* acc /*[R][F]*/)
 }
 
 #if DQ_X86
+// R rows x 16 columns per block (2 x 8 int32 lanes): each pair of weights loaded once serves all R rows, each
+// row's feature pair (two int8 widened to int16, one dword) is broadcast once per block and k2. R <= 6 keeps the
+// 12 accumulators, 2 weight vectors and the broadcast in the 16 ymm registers.
+template <int R>
+AVX2F void gemm_block_avx2(const int16_t* wpanel, int K2, const int32_t* xpairs, int j, __m256i* out) {
+  __m256i a[R][2];
+  #pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) a[r][0] = a[r][1] = _mm256_setzero_si256();
+  for (int k2 = 0; k2 < K2; ++k2) {
+    const int16_t* wk = wpanel + k2 * 128 + 32 * j;
+    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wk));
+    const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wk + 16));
+    #pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
+      const __m256i b = _mm256_set1_epi32(xpairs[r * K2 + k2]);
+      a[r][0] = _mm256_add_epi32(a[r][0], _mm256_madd_epi16(w0, b));
+      a[r][1] = _mm256_add_epi32(a[r][1], _mm256_madd_epi16(w1, b));
+    }
+  }
+  #pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) {
+    out[2 * r] = a[r][0];
+    out[2 * r + 1] = a[r][1];
+  }
+}
+
 AVX2F void gemm_rows_avx2(const Gemm& g, int64_t i0, int R, int32_t* acc) {
   const int16_t* W = static_cast<const int16_t*>(g.wp);
   const int K2 = (g.K + 1) / 2, P = (g.F + 63) / 64;
-  #pragma GCC unroll 16
-  for (int r = 0; r < R; ++r) {
+  thread_local std::vector<int32_t> pairs;
+  pairs.resize(static_cast<size_t>(R) * K2);
+  int32_t rs[8];
+  for (int r = 0; r < R; ++r) {  // each row's features as int16 pairs (the packed weights' layout), and its sum
     const int8_t* xr = g.x + (i0 + r) * g.xs;
-    int32_t rs = 0;
-    for (int k = 0; k < g.K; ++k) rs += xr[k];
-    for (int p = 0; p < P; ++p) {
-      __m256i a[8];
-      for (int j = 0; j < 8; ++j) a[j] = _mm256_setzero_si256();
-      const int16_t* wp = W + static_cast<int64_t>(p) * K2 * 128;
-      for (int k2 = 0; k2 < K2; ++k2) {
-        int16_t lo = xr[2 * k2], hi = 2 * k2 + 1 < g.K ? xr[2 * k2 + 1] : 0;
-        __m256i b = _mm256_set1_epi32(static_cast<int32_t>((static_cast<uint32_t>(static_cast<uint16_t>(hi)) << 16) |
-                                                           static_cast<uint16_t>(lo)));
-        const int16_t* wk = wp + k2 * 128;
-        for (int j = 0; j < 8; ++j)
-          a[j] = _mm256_add_epi32(a[j], _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wk + 16 * j)), b));
+    int32_t sum = 0;
+    for (int k = 0; k < g.K; ++k) sum += xr[k];
+    rs[r] = sum;
+    for (int k2 = 0; k2 < K2; ++k2) {
+      int16_t lo = xr[2 * k2], hi = 2 * k2 + 1 < g.K ? xr[2 * k2 + 1] : 0;
+      pairs[r * K2 + k2] = static_cast<int32_t>((static_cast<uint32_t>(static_cast<uint16_t>(hi)) << 16) |
+                                                static_cast<uint16_t>(lo));
+    }
+  }
+  alignas(32) int32_t t[2 * 6 * 8];
+  for (int p = 0; p < P; ++p) {
+    const int16_t* wpanel = W + static_cast<int64_t>(p) * K2 * 128;
+    const int n = std::min(64, g.F - 64 * p);
+    for (int j = 0; 16 * j < n; ++j) {
+      __m256i* out = reinterpret_cast<__m256i*>(t);
+      switch (R) {
+        case 6: gemm_block_avx2<6>(wpanel, K2, pairs.data(), j, out); break;
+        case 5: gemm_block_avx2<5>(wpanel, K2, pairs.data(), j, out); break;
+        case 4: gemm_block_avx2<4>(wpanel, K2, pairs.data(), j, out); break;
+        case 3: gemm_block_avx2<3>(wpanel, K2, pairs.data(), j, out); break;
+        case 2: gemm_block_avx2<2>(wpanel, K2, pairs.data(), j, out); break;
+        default: gemm_block_avx2<1>(wpanel, K2, pairs.data(), j, out); break;
       }
-      alignas(32) int32_t t[64];
-      for (int j = 0; j < 8; ++j) _mm256_store_si256(reinterpret_cast<__m256i*>(t + 8 * j), a[j]);
-      int n = std::min(64, g.F - 64 * p);
-      for (int c = 0; c < n; ++c) acc[r * g.F + 64 * p + c] = t[c] - g.rowmult * rs - g.colterm[64 * p + c];
+      const int cols = std::min(16, n - 16 * j);
+      for (int r = 0; r < R; ++r)
+        for (int c = 0; c < cols; ++c) {
+          const int col = 64 * p + 16 * j + c;
+          acc[r * g.F + col] = t[16 * r + c] - g.rowmult * rs[r] - g.colterm[col];
+        }
     }
   }
 }
