@@ -58,7 +58,7 @@ class A2Q(Method):
     def _point(self, p, node_task: bool):
         bits = self.bits_for(p)
         if p.kind != "node":
-            return LsqQuantize(bits, signed=signed_for(p.kind))
+            return LsqQuantize(bits, signed=signed_for(p.kind), may_unsign=p.kind != "param")
         if node_task:
             if self.num_nodes is None:
                 raise DQBenchError("a2q: pass the graph through method.transform(data) before prepare (node tasks "

@@ -6,6 +6,8 @@ Node tasks (one fixed graph): one (step, bits) pair per node. Graph tasks (unsee
 ``groups`` (step, bits) pairs; each node takes the group whose largest representable value, step * Q_P(bits), is
 nearest its max |x_i| (the paper's nearest-neighbour strategy), in training and at inference alike.
 
+Steps start at max |x_i| / Q_P per node (groups: spread over the rows' max |x|), so the first values are not
+clipped (LSQ's mean-based start stalled from scratch: see ``dqbench.quant.lsq``); all-zero rows take the tensor's.
 Forward, per row i with b_i = round(clamp(bits_i, 2, 8)) (straight through) and Q_P = 2^(b-1) - 1, Q_N = 2^(b-1):
 x_hat = round(clip(x / s_i, -Q_N, Q_P)) * s_i; the step gets LSQ's gradient, the width a gradient through the
 clip bounds. ``local_gradient``: the task loss does not reach (s, b); instead ``local_loss`` (the squared
@@ -60,22 +62,31 @@ class A2qQuantize(nn.Module):
         n = rows if rows is not None else groups
         self.bits = nn.Parameter(torch.full((n,), float(check_bits(init_bits))))
         self.init_qp = 2 ** (init_bits - 1) - 1 if signed else 2 ** init_bits - 1
-        self.step = nn.Parameter(torch.ones(n))
+        self.log_step = nn.Parameter(torch.zeros(n))  # learned in log space, as LsqQuantize (dqbench.quant.lsq)
         self.register_buffer("initialized", torch.tensor(False))
         self.local_loss: torch.Tensor | None = None
         self.elements_by_row: torch.Tensor | None = None
         self.elements = 0
 
+    @property
+    def step(self) -> torch.Tensor:
+        return self.log_step.exp().clamp(min=EPS)
+
     @torch.no_grad()
     def _init(self, x: torch.Tensor) -> None:
+        if self.signed and x.numel() and float(x.min()) >= 0:  # non-negative (after a ReLU): unsigned codes
+            self.signed = False
         qp = 2.0 ** (self.bits - 1) - 1 if self.signed else 2.0 ** self.bits - 1
         mag = x.detach().abs().reshape(x.size(0), -1)
-        if self.per_node:  # LSQ's start per node: 2 mean|x_i| / sqrt(Q_P)
-            self.step.copy_((2 * mag.mean(dim=1) / qp.sqrt()).clamp(min=EPS))
+        if self.per_node:  # each node's max |x_i| / Q_P (nothing clipped at first); an all-zero row: the tensor's
+            tops = mag.amax(dim=1) if mag.numel() else torch.zeros(x.size(0))
+            overall = float(tops.max()) if tops.numel() else 0.0
+            tops = torch.where(tops > 0, tops, torch.full_like(tops, overall if overall > 0 else 1.0))
+            self.log_step.copy_((tops / qp).clamp(min=EPS).log())
         else:  # groups spread over the quantiles of the rows' max |x|
             levels = (torch.arange(self.step.numel(), dtype=torch.float32) + 0.5) / self.step.numel()
             top = mag.amax(dim=1) if mag.numel() else torch.ones(1)
-            self.step.copy_((torch.quantile(top.float(), levels) / qp).clamp(min=EPS))
+            self.log_step.copy_((torch.quantile(top.float(), levels) / qp).clamp(min=EPS).log())
         self.initialized.fill_(True)
 
     def widths(self) -> torch.Tensor:
@@ -85,7 +96,7 @@ class A2qQuantize(nn.Module):
     def row_params(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(step, width) for every row of ``x`` (widths straight-through rounded, differentiable)."""
         bits = round_ste(self.bits.clamp(MIN_BITS, MAX_BITS))
-        step = self.step.clamp(min=EPS)
+        step = self.step
         if self.per_node:
             if x.size(0) != step.numel():
                 raise ValueError(f"a2q: {x.size(0)} rows, but the quantizer was built for {step.numel()} nodes")
@@ -101,7 +112,7 @@ class A2qQuantize(nn.Module):
         step, bits = self.row_params(x)
         per_row = x[0].numel() if x.numel() else 1
         # LSQ's gradient scale 1/sqrt(N Q_P) with N the elements one step sees (a row; a group's share of rows)
-        share = per_row if self.per_node else x.numel() / self.step.numel()
+        share = per_row if self.per_node else x.numel() / self.log_step.numel()
         g = 1.0 / math.sqrt(max(share, 1) * self.init_qp)
         self.elements_by_row = bits * per_row  # differentiable in the widths (the memory penalty)
         self.elements = x.numel()
@@ -118,7 +129,7 @@ class A2qQuantize(nn.Module):
 
     def qparams(self) -> "RowQParams":
         """The frozen per-row parameters (what ``convert`` stores)."""
-        return RowQParams(scale=self.step.detach().clamp(min=EPS).float().clone(), bits=self.widths().long(),
+        return RowQParams(scale=self.step.detach().float().clone(), bits=self.widths().long(),
                           signed=self.signed, per_node=self.per_node)
 
 

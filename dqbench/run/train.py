@@ -136,7 +136,13 @@ def fit(model, dataset, split, method, train: dict, seed: int,
     model = method.prepare(model)
     if on_prepared is not None:
         on_prepared(model)
-    opt = torch.optim.Adam(model.parameters(), lr=train["lr"], weight_decay=train["weight_decay"])
+    # a quantizer's own parameters (learned steps, widths, width logits) take no weight decay
+    named = list(model.named_parameters())
+    quant = [p for n, p in named if ".quant." in n]
+    groups = [{"params": [p for n, p in named if ".quant." not in n]}]
+    if quant:
+        groups.append({"params": quant, "weight_decay": 0.0})
+    opt = torch.optim.Adam(groups, lr=train["lr"], weight_decay=train["weight_decay"])
     sched = (torch.optim.lr_scheduler.StepLR(opt, train["lr_decay_step"], train["lr_decay_factor"])
              if train["lr_decay_step"] > 0 else None)
     select = train["select"]

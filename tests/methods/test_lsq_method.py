@@ -28,7 +28,7 @@ def test_masked_lsq_trains_its_steps_and_protects_high_degree_nodes(arch, node_g
         F.cross_entropy(model(data), data.y).backward()
         opt.step()
     assert all(bool(q.initialized) for q in qs)
-    assert any(q.step.grad is not None and float(q.step.grad.abs()) > 0 for q in qs)
+    assert any(q.log_step.grad is not None and float(q.log_step.grad.abs()) > 0 for q in qs)
 
 
 def test_unmasked_lsq_leaves_the_data_alone(node_graph):
@@ -41,6 +41,7 @@ def test_unmasked_lsq_leaves_the_data_alone(node_graph):
     ({"masking": "yes"}, "masking must be true or false"),
     ({"p_min": 0.5, "p_max": 0.1}, "0 <= p_min <= p_max <= 1"),
     ({"bits": 9}, "bit width 9 is not supported"),
+    ({"init": "median"}, "lsq init must be one of mean, max"),
 ])
 def test_bad_options_are_refused(kwargs, says):
     with pytest.raises(DQBenchError, match=says):

@@ -40,10 +40,10 @@ def test_local_gradient_keeps_the_task_loss_away_from_steps_and_widths():
     q = A2qQuantize(4, rows=5, local_gradient=True).train()
     x = torch.randn(5, 3, requires_grad=True)
     q(x).sum().backward()
-    assert q.step.grad is None and q.bits.grad is None and x.grad is not None
+    assert q.log_step.grad is None and q.bits.grad is None and x.grad is not None
     q(x)
     q.local_loss.backward()
-    assert q.step.grad is not None and q.step.grad.abs().sum() > 0
+    assert q.log_step.grad is not None and q.log_step.grad.abs().sum() > 0
 
 
 def test_the_memory_penalty_lowers_the_widths():

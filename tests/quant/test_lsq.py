@@ -79,3 +79,25 @@ def test_the_step_is_learned():
         opt.step()
         losses.append(float(loss))
     assert losses[-1] < losses[0]
+
+
+def test_non_negative_activations_take_unsigned_codes_below_8_bits():
+    x = torch.rand(10, 4)
+    q4 = LsqQuantize(4, may_unsign=True).train()
+    q4(x)
+    assert not q4.signed and (q4.qparams().qmin, q4.qparams().qmax) == (0, 15)
+    q8 = LsqQuantize(8, may_unsign=True).train()
+    q8(x)
+    assert q8.signed  # the engine keeps 8-bit node codes signed
+    weights = LsqQuantize(4).train()
+    weights(x)
+    assert weights.signed
+
+
+def test_the_max_start_clips_nothing_and_bad_starts_are_refused():
+    q = LsqQuantize(4, init="max").train()
+    x = torch.tensor([[0.5, -3.5], [1.0, 2.0]])
+    q(x)
+    assert float(q.step) == pytest.approx(3.5 / 7)
+    with pytest.raises(ValueError, match="init must be one of"):
+        LsqQuantize(4, init="median")
