@@ -295,3 +295,13 @@ def test_records_from_before_method_versions_are_compared(runs, baseline, capsys
     run = runs("run", [{**acc("qat", 4, s, 0.5), "method_version": "1"} for s in range(3)])
     assert compare(capsys, run, bl)[0] == 0
     assert rows(run).iloc[0]["mark"] == "same"
+
+
+def test_a_metric_only_newer_records_hold_is_listed_not_a_difference(runs, capsys):
+    old = runs("a", accuracy_records())
+    newer = [{**r, "metrics": {**r["metrics"], "act_avg_bits": 8.0}} for r in accuracy_records()]
+    assert main(["compare", str(old), str(runs("b", newer)), "--identical"]) == 0
+    out = capsys.readouterr().out
+    assert "15 of 15" in out and "metrics only one run's records hold (not compared): act_avg_bits" in out
+    empty = [{**r, "metrics": {}} for r in accuracy_records()]
+    assert main(["compare", str(old), str(runs("c", empty)), "--identical"]) == 1
