@@ -84,7 +84,6 @@ def _retrained(record: dict, dataset):
     test graph and the rows of it that are the test split."""
     from dqbench.models import build_method, build_model
     from dqbench.run.train import fit, seed_everything
-    from dqbench.run.trial import engine_status
 
     config = record["config"]
     seed_everything(config["seed"])
@@ -93,8 +92,6 @@ def _retrained(record: dict, dataset):
     split = dataset.split(config["fold"])
     frozen = []
     metrics = fit(model, dataset, split, method, config["train"], config["seed"], on_converted=frozen.append)
-    if metrics.get("quantized"):
-        metrics["engine"] = engine_status(frozen[0])
     # what the record holds must be reproduced (timings aside); metrics added since it was written are not asked
     differ = sorted(k for k in record["metrics"] if not k.endswith("_s") and metrics.get(k) != record["metrics"][k])
     if differ:

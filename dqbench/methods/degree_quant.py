@@ -48,6 +48,15 @@ def sample_protection(data) -> torch.Tensor:
     return torch.bernoulli(prob).bool()
 
 
+def protection_range(method: str, bits: int, p_min: float | None, p_max: float | None) -> tuple[float, float]:
+    """(p_min, p_max): the given ones, else the paper's for ``bits``; a DQBenchError unless 0 <= p_min <= p_max <= 1."""
+    lo, hi = _defaults(bits, DEFAULT_P)
+    lo, hi = lo if p_min is None else float(p_min), hi if p_max is None else float(p_max)
+    if not 0.0 <= lo <= hi <= 1.0:
+        raise DQBenchError(f"{method} needs 0 <= p_min <= p_max <= 1, got p_min={lo}, p_max={hi}")
+    return lo, hi
+
+
 def _defaults(bits: int, table: dict):
     return table[8] if bits >= 8 else table[4]
 
@@ -78,12 +87,7 @@ class DegreeQuant(Method):
                  edge_tail: float | None = None, observe_protected: bool = False, clamp_protected: bool = False,
                  role_bits: dict | None = None):
         super().__init__(bits, role_bits)
-        lo, hi = _defaults(self.bits, DEFAULT_P)
-        self.p_min = lo if p_min is None else float(p_min)
-        self.p_max = hi if p_max is None else float(p_max)
-        if not 0.0 <= self.p_min <= self.p_max <= 1.0:
-            raise DQBenchError(f"degree_quant needs 0 <= p_min <= p_max <= 1, got p_min={self.p_min}, "
-                               f"p_max={self.p_max}")
+        self.p_min, self.p_max = protection_range("degree_quant", self.bits, p_min, p_max)
         self.tail = _defaults(self.bits, DEFAULT_TAIL) if tail is None else float(tail)
         self.input_tail = float(input_tail)
         self.edge_tail = self.tail if edge_tail is None else float(edge_tail)

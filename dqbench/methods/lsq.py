@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dqbench.errors import DQBenchError
 from dqbench.methods.base import Method, fill_roles, signed_for
-from dqbench.methods.degree_quant import DEFAULT_P, sample_protection, with_protection_probability
+from dqbench.methods.degree_quant import protection_range, sample_protection, with_protection_probability
 from dqbench.quant.lsq import STEP_INITS, LsqQuantize
 from dqbench.registry import METHODS
 
@@ -28,12 +28,8 @@ class LSQ(Method):
         self.init = init
         if not isinstance(masking, bool):
             raise DQBenchError(f"lsq masking must be true or false, got {masking!r}")
-        lo, hi = DEFAULT_P[8] if self.bits >= 8 else DEFAULT_P[4]
         self.masking = masking
-        self.p_min = lo if p_min is None else float(p_min)
-        self.p_max = hi if p_max is None else float(p_max)
-        if not 0.0 <= self.p_min <= self.p_max <= 1.0:
-            raise DQBenchError(f"lsq needs 0 <= p_min <= p_max <= 1, got p_min={self.p_min}, p_max={self.p_max}")
+        self.p_min, self.p_max = protection_range("lsq", self.bits, p_min, p_max)
 
     def transform(self, data):
         """With masking: a shallow copy of ``data`` with each node's protection probability (``dq_prob``)."""

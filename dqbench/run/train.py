@@ -193,4 +193,17 @@ def fit(model, dataset, split, method, train: dict, seed: int,
         except TypeError:
             pass
     metrics["quantized"] = converted.bits != FP32_BITS
+    if metrics["quantized"]:
+        metrics["engine"] = engine_status(converted)
     return metrics
+
+
+def engine_status(converted) -> str:
+    """"ok" where the integer engine lowers the trained model, else its reason (deterministic: no timing)."""
+    from dqbench.engine import LoweringError, lower
+
+    try:
+        lower(converted, backend="torch")
+    except LoweringError as exc:
+        return str(exc)
+    return "ok"

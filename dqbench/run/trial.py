@@ -66,30 +66,7 @@ def accuracy_trial(trial: TrialSpec, dataset, bar=None, **hooks) -> dict:
     def on_epoch(epoch, info):
         bar.set_postfix_str(f"epoch {epoch + 1}/{epochs} loss {info['loss']:.3f} val {info['val']:.3f}", refresh=False)
 
-    converted = []
-    user_hook = hooks.pop("on_converted", None)
-
-    def on_converted(conv):
-        converted.append(conv)
-        if user_hook is not None:
-            user_hook(conv)
-
-    metrics = fit(model, dataset, split, method, trial.train, trial.seed, on_epoch=on_epoch if bar else None,
-                  on_converted=on_converted, **hooks)
-    if converted and metrics.get("quantized"):
-        metrics["engine"] = engine_status(converted[0])
-    return metrics
-
-
-def engine_status(converted) -> str:
-    """"ok" where the integer engine lowers the trained model, else its reason (deterministic: no timing)."""
-    from dqbench.engine import LoweringError, lower
-
-    try:
-        lower(converted, backend="torch")
-    except LoweringError as exc:
-        return str(exc)
-    return "ok"
+    return fit(model, dataset, split, method, trial.train, trial.seed, on_epoch=on_epoch if bar else None, **hooks)
 
 
 def _latency_trial(trial: TrialSpec, suite: SuiteSpec, dataset) -> dict:
