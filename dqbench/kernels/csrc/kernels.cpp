@@ -104,15 +104,23 @@ inline float quant1(float v, float qs, float zp, float lo, float hi) {
   return std::min(std::max(r, lo), hi);
 }
 
+// The epilogue's inputs for row i: column scales and biases, the row divisor, the self term's row (int8 codes, or
+// int32 ones), the per-channel table; null where unused.
+struct EpiRow {
+  const float* alpha; const float* beta; const float* rdiv; const int8_t* self; const int32_t* self32;
+  const int8_t* lut;
+};
+
+inline EpiRow epi_row(const Epi& e, int64_t i) {
+  return {reinterpret_cast<const float*>(e.alpha), reinterpret_cast<const float*>(e.beta),
+          reinterpret_cast<const float*>(e.row_div),
+          e.self_ && !e.self_i32 ? reinterpret_cast<const int8_t*>(e.self_) + i * e.self_stride : nullptr,
+          e.self_ && e.self_i32 ? reinterpret_cast<const int32_t*>(e.self_) + i * e.self_stride : nullptr,
+          reinterpret_cast<const int8_t*>(e.lut)};
+}
+
 void epi_scalar(const Epi& e, int64_t i, const int32_t* acc, int c0, int c1) {
-  const float* alpha = reinterpret_cast<const float*>(e.alpha);
-  const float* beta = reinterpret_cast<const float*>(e.beta);
-  const float* rdiv = reinterpret_cast<const float*>(e.row_div);
-  const int8_t* self = e.self_ && !e.self_i32 ? reinterpret_cast<const int8_t*>(e.self_) + i * e.self_stride
-                                               : nullptr;
-  const int32_t* self32 = e.self_ && e.self_i32 ? reinterpret_cast<const int32_t*>(e.self_) + i * e.self_stride
-                                                : nullptr;
-  const int8_t* lut = reinterpret_cast<const int8_t*>(e.lut);
+  const auto [alpha, beta, rdiv, self, self32, lut] = epi_row(e, i);
   for (int c = c0; c < c1; ++c) {
     float v = static_cast<float>(acc[c]) * alpha[c];
     if (rdiv) v = v / rdiv[i];
@@ -160,14 +168,7 @@ AVX512 inline __m512 quant16(__m512 v, float qs, float zp, float lo, float hi) {
 AVX512 inline __m512 relu16(__m512 v) { return _mm512_max_ps(v, _mm512_setzero_ps()); }
 
 AVX512 void epi_avx512(const Epi& e, int64_t i, const int32_t* acc, int c0, int c1) {
-  const float* alpha = reinterpret_cast<const float*>(e.alpha);
-  const float* beta = reinterpret_cast<const float*>(e.beta);
-  const float* rdiv = reinterpret_cast<const float*>(e.row_div);
-  const int8_t* self = e.self_ && !e.self_i32 ? reinterpret_cast<const int8_t*>(e.self_) + i * e.self_stride
-                                               : nullptr;
-  const int32_t* self32 = e.self_ && e.self_i32 ? reinterpret_cast<const int32_t*>(e.self_) + i * e.self_stride
-                                                : nullptr;
-  const int8_t* lut = reinterpret_cast<const int8_t*>(e.lut);
+  const auto [alpha, beta, rdiv, self, self32, lut] = epi_row(e, i);
   const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   for (int c = c0; c < c1; c += 16) {
     int n = std::min(16, c1 - c);
@@ -220,14 +221,7 @@ AVX2F inline __m256 quant8(__m256 v, float qs, float zp, float lo, float hi) {
 // The epilogue eight columns at a time (the same IEEE ops in the same order as epi_scalar, so the same bits);
 // the table lookup and the store run per element, the columns past the last eight through epi_scalar.
 AVX2F void epi_avx2(const Epi& e, int64_t i, const int32_t* acc, int c0, int c1) {
-  const float* alpha = reinterpret_cast<const float*>(e.alpha);
-  const float* beta = reinterpret_cast<const float*>(e.beta);
-  const float* rdiv = reinterpret_cast<const float*>(e.row_div);
-  const int8_t* self = e.self_ && !e.self_i32 ? reinterpret_cast<const int8_t*>(e.self_) + i * e.self_stride
-                                               : nullptr;
-  const int32_t* self32 = e.self_ && e.self_i32 ? reinterpret_cast<const int32_t*>(e.self_) + i * e.self_stride
-                                                : nullptr;
-  const int8_t* lut = reinterpret_cast<const int8_t*>(e.lut);
+  const auto [alpha, beta, rdiv, self, self32, lut] = epi_row(e, i);
   const int c8 = c0 + (c1 - c0) / 8 * 8;
   alignas(32) int32_t q8[8];
   for (int c = c0; c < c8; c += 8) {
